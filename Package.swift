@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Valence: a staged RLVR pipeline (PSR / NSR / W-REINFORCE) over zstd-compressed JSONL shards.
+///
+/// One library (`Valence`) holds the domain; each `valence-*` executable is a thin command-line
+/// front end for one pipeline stage.
+let stages = ["init", "generate", "verify", "split", "weight", "update", "eval", "report", "status"]
+
+let package = Package(
+    name: "Valence",
+    platforms: [.macOS(.v13)],
+    products: [.library(name: "Valence", targets: ["Valence"])]
+        + stages.map { .executable(name: "valence-\($0)", targets: ["valence-\($0)"]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd",
+            path: "Sources/CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .target(
+            name: "Valence",
+            dependencies: ["CZstd"],
+            path: "Sources/Valence"
+        ),
+        .target(
+            name: "ValenceCLI",
+            dependencies: [
+                "Valence",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/ValenceCLI"
+        ),
+        .testTarget(
+            name: "ValenceTests",
+            dependencies: ["Valence"],
+            path: "Tests/ValenceTests"
+        ),
+    ] + stages.map { stage in
+        .executableTarget(
+            name: "valence-\(stage)",
+            dependencies: [
+                "Valence",
+                "ValenceCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/valence-\(stage)"
+        )
+    }
+)

@@ -1,0 +1,80 @@
+/// The table's row keys (SPEC 3): position j, the operand digits a_j, b_j, and the carry hints
+/// h_{j+1} ... h_{j+w} of the w lower positions.
+///
+/// Rows are numbered ((j * 10 + a_j) * 10 + b_j) * 3^w + sum_k h_{j+k} * 3^(w-k), so a person can
+/// find a row from its label ("j2 a3 b5", or "j2 a3 b5 h1" with a window).
+public struct ContextSpace: Sendable, Hashable {
+    public let task: AddTask
+    /// w, how many lower positions' carry hints a row sees.
+    public let window: Int
+
+    public static let vocabulary = 10
+    public static let maxWindow = 3
+
+    public init(task: AddTask, window: Int) throws {
+        guard (0...ContextSpace.maxWindow).contains(window) else {
+            throw ValenceError.config(detail: "window = \(window) is out of range 0...\(ContextSpace.maxWindow)")
+        }
+        self.task = task
+        self.window = window
+    }
+
+    public var length: Int { task.length }
+
+    var hintCount: Int {
+        var p = 1
+        for _ in 0..<window { p *= 3 }
+        return p
+    }
+
+    /// L * 100 * 3^w.
+    public var rowCount: Int { length * 100 * hintCount }
+
+    /// The row of every output position for prompt (a, b), written into `rows` (L entries).
+    @inline(__always)
+    public func rows(a: Int, b: Int, into rows: inout [Int]) {
+        let L = length
+        rows.removeAll(keepingCapacity: true)
+        for j in 0..<L {
+            let p = ContextSpace.powers[L - 1 - j]
+            var row = (j * 10 + (a / p) % 10) * 10 + (b / p) % 10
+            if window > 0 {
+                for i in (j + 1)...(j + window) {
+                    var h = 0
+                    if i < L {
+                        let q = ContextSpace.powers[L - 1 - i]
+                        let s = (a / q) % 10 + (b / q) % 10
+                        h = s < 9 ? 0 : (s == 9 ? 1 : 2)
+                    }
+                    row = row * 3 + h
+                }
+            }
+            rows.append(row)
+        }
+    }
+
+    static let powers: [Int] = (0...AddTask.maxDigits + 1).map { power10($0) }
+
+    public func rows(a: Int, b: Int) -> [Int] {
+        var r: [Int] = []
+        rows(a: a, b: b, into: &r)
+        return r
+    }
+
+    /// The readable key of a row, e.g. "j2 a3 b5" or "j2 a3 b5 h12" (h_{j+1} = 1, h_{j+2} = 2).
+    public func label(row: Int) -> String {
+        let hints = row % hintCount
+        let base = row / hintCount
+        var text = "j\(base / 100) a\((base / 10) % 10) b\(base % 10)"
+        if window > 0 {
+            var digits = ""
+            var h = hints
+            for _ in 0..<window {
+                digits = String(h % 3) + digits
+                h /= 3
+            }
+            text += " h" + digits
+        }
+        return text
+    }
+}

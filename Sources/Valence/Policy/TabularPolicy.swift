@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The policy: one softmax row of 10 logits per context (SPEC 3).
+///
+/// Every probability the experiment uses is a row of this table, so a person can read a policy
+/// file with jq and see exactly what changed between two checkpoints.
+public struct TabularPolicy: Sendable, Equatable {
+    public let space: ContextSpace
+    /// Row-major logits, `rowCount * 10` values.
+    public var logits: [Double]
+
+    public static let vocabulary = ContextSpace.vocabulary
+
+    public init(space: ContextSpace, logits: [Double]) {
+        precondition(logits.count == space.rowCount * TabularPolicy.vocabulary)
+        self.space = space
+        self.logits = logits
+    }
+
+    public static func uniform(space: ContextSpace) -> TabularPolicy {
+        TabularPolicy(space: space, logits: [Double](repeating: 0, count: space.rowCount * vocabulary))
+    }
+
+    public var rowCount: Int { space.rowCount }
+
+    /// softmax(z / T) for every row.
+    public func probabilities(temperature: Double = 1) -> [Double] {
+        var p = [Double](repeating: 0, count: logits.count)
+        logits.withUnsafeBufferPointer { z in
+            p.withUnsafeMutableBufferPointer { out in
+                for r in 0..<rowCount {
+                    TabularPolicy.softmax(z.baseAddress! + r * 10, out.baseAddress! + r * 10, temperature: temperature)
+                }
+            }
+        }
+        return p
+    }
+
+    /// log softmax(z / T) for every row.
+    public func logProbabilities(temperature: Double = 1) -> [Double] {
+        var out = [Double](repeating: 0, count: logits.count)
+        for r in 0..<rowCount {
+            let base = r * 10
+            var m = -Double.infinity
+            for k in 0..<10 { m = max(m, logits[base + k] / temperature) }
+            var sum = 0.0
+            for k in 0..<10 { sum += exp(logits[base + k] / temperature - m) }
+            let lse = m + log(sum)
+            for k in 0..<10 { out[base + k] = logits[base + k] / temperature - lse }
+        }
+        return out
+    }
+
+    @inline(__always)
+    static func softmax(_ z: UnsafePointer<Double>, _ p: UnsafeMutablePointer<Double>, temperature: Double) {
+        var m = -Double.infinity
+        for k in 0..<10 { m = max(m, z[k] / temperature) }
+        var sum = 0.0
+        for k in 0..<10 {
+            let e = exp(z[k] / temperature - m)
+            p[k] = e
+            sum += e
+        }
+        for k in 0..<10 { p[k] /= sum }
+    }
+
+    // MARK: Files
+
+    /// Writes `valence.policy/1` rows: `{"schema":..,"row":i,"ctx":"j2 a3 b5","logits":[...]}`.
+    @discardableResult
+    public func write(to path: String) throws -> ShardSummary {
+        let writer = try ShardWriter(path: path)
+        for r in 0..<rowCount {
+            writer.json.beginObject()
+            writer.json.key("schema"); writer.json.string(Schema.policy.rawValue)
+            writer.json.key("row"); writer.json.int(r)
+            writer.json.key("ctx"); writer.json.string(space.label(row: r))
+            writer.json.key("logits"); writer.json.doubleArray(logits[(r * 10)..<(r * 10 + 10)])
+            writer.json.endObject()
+            try writer.endRecord()
+        }
+        return try writer.commit()
+    }
+
+    /// Reads a policy file, checking that every row is present once, in order, with its label and
+    /// 10 finite logits.
+    public static func read(from path: String, space: ContextSpace) throws -> (policy: TabularPolicy, digest: UInt64) {
+        var logits = [Double](repeating: 0, count: space.rowCount * 10)
+        var row: [Double] = []
+        var next = 0
+        let summary = try ShardReader.forEachLine(path) { line, _ in
+            var s = JSONScanner(line)
+            var seen = FieldSet()
+            var index = -1
+            var label = ""
+            try s.beginObject()
+            while let key = try s.nextKey() {
+                if key == "schema" { try seen.insert(1); try Schema.check(try s.stringBytes(), expected: .policy) }
+                else if key == "row" { try seen.insert(2); index = try s.intField("row") }
+                else if key == "ctx" { try seen.insert(4); label = try s.string() }
+                else if key == "logits" { try seen.insert(8); try s.doubles(into: &row) }
+                else { try s.skipValue() }
+            }
+            try s.finish()
+            try seen.require(1, "schema")
+            try seen.require(2, "row")
+            try seen.require(4, "ctx")
+            try seen.require(8, "logits")
+            guard index == next, index < space.rowCount else {
+                throw RecordError("row \(index) out of order: expected row \(next) of \(space.rowCount)")
+            }
+            guard label == space.label(row: index) else {
+                throw RecordError("row \(index) has ctx \"\(label)\", expected \"\(space.label(row: index))\" (policy from another window or digit count?)")
+            }
+            guard row.count == 10 else { throw RecordError("row \(index) has \(row.count) logits, expected 10") }
+            for (k, v) in row.enumerated() {
+                guard v.isFinite else { throw RecordError("row \(index) logit \(k) is \(v)") }
+                logits[index * 10 + k] = v
+            }
+            next += 1
+        }
+        guard next == space.rowCount else {
+            throw ValenceError.badData(path: path, line: nil, detail: "policy has \(next) rows, expected \(space.rowCount)")
+        }
+        return (TabularPolicy(space: space, logits: logits), summary.digest)
+    }
+}

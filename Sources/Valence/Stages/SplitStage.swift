@@ -1,0 +1,76 @@
+/// `valence-split`: separates verified rollouts into positive (PSR) and negative (NSR) shards and
+/// writes each prompt's group counts, so later stages never have to re-join the two.
+public enum SplitStage {
+    public static let directory = "split"
+
+    @discardableResult
+    public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+        try env.checkStep(step)
+        let shards = env.config.shards
+        let upstream = try env.requireManifest(
+            RunLayout.partManifest(step: step, VerifyStage.directory, shard: shard, shards: shards), from: "verify", step: step)
+        guard let input = upstream.outputs.first else {
+            throw ValenceError.badData(path: env.layout.path(RunLayout.partManifest(step: step, VerifyStage.directory, shard: shard, shards: shards)), line: nil, detail: "lists no output")
+        }
+        let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
+        let inputs = try env.inputDigest(stage: "split", step: step, shard: shard, files: [input.path])
+        if let done = env.upToDate(manifestFile, inputs: inputs) {
+            env.say("split: step \(step) part \(shard + 1)/\(shards) is up to date")
+            return done
+        }
+
+        let files = ["positive", "negative", "groups"].map {
+            RunLayout.shard(step: step, "\(directory)/\($0)", shard: shard, shards: shards)
+        }
+        let positive = try ShardWriter(path: env.layout.path(files[0]))
+        let negative = try ShardWriter(path: env.layout.path(files[1]))
+        let groups = try ShardWriter(path: env.layout.path(files[2]))
+        var group = GroupRecord()
+        group.run = env.runID
+        group.step = step
+        group.prompt = -1
+        var solvedAll = 0, solvedNone = 0, solvedSome = 0
+        func flush() throws {
+            guard group.prompt >= 0 else { return }
+            group.encode(into: &groups.json)
+            try groups.endRecord()
+            if group.correct == group.samples { solvedAll += 1 }
+            else if group.correct == 0 { solvedNone += 1 }
+            else { solvedSome += 1 }
+        }
+        try env.forEachRollout(input, as: .verified, step: step) { r in
+            if r.prompt != group.prompt {
+                try flush()
+                group.prompt = r.prompt
+                group.samples = 0
+                group.correct = 0
+                group.wrong = 0
+                group.malformed = 0
+            }
+            group.samples += 1
+            switch r.verdict {
+            case .correct: group.correct += 1
+            case .wrong: group.wrong += 1
+            case .malformed: group.malformed += 1
+            }
+            let out = r.reward == 1 ? positive : negative
+            r.encode(into: &out.json, as: .verified)
+            try out.endRecord()
+        }
+        try flush()
+        let summaries = [try positive.commit(), try negative.commit(), try groups.commit()]
+        let schemas = [Schema.verified, .verified, .group]
+        let manifest = Manifest(
+            stage: "split", run: env.runID, step: step, shard: shard, shards: shards, inputs: inputs,
+            outputs: (0..<3).map { .init(path: files[$0], schema: schemas[$0].rawValue, records: summaries[$0].records, bytes: summaries[$0].bytes, digest: summaries[$0].digest) },
+            stats: [
+                ("positives", .int(summaries[0].records)), ("negatives", .int(summaries[1].records)),
+                ("groups", .int(summaries[2].records)), ("solved_all", .int(solvedAll)),
+                ("solved_none", .int(solvedNone)), ("solved_some", .int(solvedSome)),
+            ]
+        )
+        try manifest.write(to: env.layout.path(manifestFile))
+        env.say("split: step \(step) part \(shard + 1)/\(shards): \(summaries[0].records) positive, \(summaries[1].records) negative, \(summaries[2].records) groups")
+        return manifest
+    }
+}

@@ -1,0 +1,154 @@
+import Dispatch
+
+/// What every stage needs: the run's layout and config, and where progress goes.
+///
+/// It also holds the rules all stages share: how an input digest is formed, when an existing output
+/// counts as up to date, and how an upstream manifest is checked before anything is read.
+public struct StageEnvironment: Sendable {
+    public let layout: RunLayout
+    public let config: RunConfig
+    public let runID: Identifier
+    /// Progress lines (stderr in the executables); silent when nil.
+    public let log: (@Sendable (String) -> Void)?
+
+    public init(run: String, log: (@Sendable (String) -> Void)? = nil) throws {
+        layout = RunLayout(root: run)
+        config = try layout.loadConfig()
+        runID = config.runID
+        self.log = log
+    }
+
+    public init(layout: RunLayout, config: RunConfig, log: (@Sendable (String) -> Void)? = nil) {
+        self.layout = layout
+        self.config = config
+        runID = config.runID
+        self.log = log
+    }
+
+    func say(_ text: String) { log?(text) }
+
+    /// Digest of the stage's identity and the contents of every file it reads.
+    func inputDigest(stage: String, step: Int, shard: Int? = nil, files: [String]) throws -> UInt64 {
+        var d = Digest()
+        d.update(stage)
+        d.update(runID.description)
+        d.update(step)
+        if let shard { d.update(shard); d.update(config.shards) }
+        for file in files {
+            d.update(file)
+            d.update(Digest.hex(try Digest.ofFile(layout.path(file)).value))
+        }
+        return d.value
+    }
+
+    /// The existing manifest at `path` if it was made from exactly these inputs and its outputs are
+    /// all still in place; nil means the stage must (re)run.
+    func upToDate(_ path: String, inputs: UInt64) -> Manifest? {
+        guard let m = try? Manifest.read(layout.path(path)), m.inputs == inputs, m.run == runID else { return nil }
+        for o in m.outputs where FileSystem.fileSize(layout.path(o.path)) != o.bytes { return nil }
+        return m
+    }
+
+    /// Reads an upstream manifest, failing clearly if that stage has not completed or belongs to
+    /// another run or step.
+    func requireManifest(_ path: String, from stage: String, step: Int) throws -> Manifest {
+        let full = layout.path(path)
+        guard FileSystem.exists(full) else {
+            throw ValenceError.missingInput(path: full, detail: "missing upstream manifest: run valence-\(stage) for step \(step) first")
+        }
+        let m = try Manifest.read(full)
+        guard m.run == runID else {
+            throw ValenceError.badData(path: full, line: nil, detail: "manifest belongs to run \(m.run), this run is \(runID)")
+        }
+        guard m.step == step, m.stage == stage else {
+            throw ValenceError.badData(path: full, line: nil, detail: "manifest is for \(m.stage) step \(m.step), expected \(stage) step \(step)")
+        }
+        return m
+    }
+
+    /// Streams a step shard's rollouts, checking what every step shard guarantees: this run, this
+    /// step, strictly increasing (prompt, sample) order (so duplicates are caught in O(1) memory),
+    /// and the record count its manifest promised.
+    func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int,
+                        _ body: (inout Rollout) throws -> Void) throws {
+        var r = Rollout()
+        var last = (-1, -1)
+        let path = layout.path(output.path)
+        let result = try ShardReader.forEachLine(path) { line, _ in
+            try r.decode(line, as: schema)
+            guard r.run == runID else { throw RecordError("record belongs to run \(r.run), this run is \(runID)") }
+            guard r.step == step else { throw RecordError("record is from step \(r.step), expected step \(step)") }
+            let order = r.order
+            if order <= last {
+                let what = order == last ? "duplicate rollout" : "rollout out of order"
+                throw RecordError("\(what): prompt \(order.0) sample \(order.1) after prompt \(last.0) sample \(last.1)")
+            }
+            last = order
+            try body(&r)
+        }
+        if result.records != output.records {
+            throw ValenceError.badData(path: path, line: nil, detail: "holds \(result.records) records but its manifest says \(output.records)")
+        }
+    }
+
+    /// Runs `body` for each shard in `shards`, up to `jobs` at once; rethrows the first error by
+    /// shard order. Results are independent of `jobs` because each shard writes only its own files.
+    public func forEachShard(_ shards: [Int], jobs: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
+        if jobs <= 1 || shards.count <= 1 {
+            for s in shards { try body(s) }
+            return
+        }
+        let errors = ErrorBox(count: shards.count)
+        let queue = DispatchQueue(label: "valence.shards", attributes: .concurrent)
+        let group = DispatchGroup()
+        let semaphore = DispatchSemaphore(value: jobs)
+        for (i, s) in shards.enumerated() {
+            semaphore.wait()
+            queue.async(group: group) {
+                defer { semaphore.signal() }
+                do { try body(s) } catch { errors.set(i, error) }
+            }
+        }
+        group.wait()
+        if let first = errors.first { throw first }
+    }
+
+    /// Every shard index of the run, or just `shard` when given.
+    public func shardList(_ shard: Int?) throws -> [Int] {
+        if let shard {
+            guard (0..<config.shards).contains(shard) else {
+                throw ValenceError.config(detail: "shard \(shard) is out of range 0..<\(config.shards)")
+            }
+            return [shard]
+        }
+        return Array(0..<config.shards)
+    }
+
+    func checkStep(_ step: Int, allowZero: Bool = false) throws {
+        let low = allowZero ? 0 : 1
+        guard step >= low && step <= config.steps else {
+            throw ValenceError.config(detail: "step \(step) is outside this run's steps \(low)...\(config.steps)")
+        }
+    }
+}
+
+/// Collects errors from concurrent shard jobs.
+final class ErrorBox: @unchecked Sendable {
+    private var errors: [Error?]
+    private let lock = DispatchSemaphore(value: 1)
+
+    init(count: Int) { errors = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ error: Error) {
+        lock.wait()
+        errors[i] = error
+        lock.signal()
+    }
+
+    var first: Error? { errors.compactMap { $0 }.first }
+}
+
+/// Tuple comparison for (prompt, sample) ordering.
+@inline(__always) func <= (lhs: (Int, Int), rhs: (Int, Int)) -> Bool {
+    lhs.0 < rhs.0 || (lhs.0 == rhs.0 && lhs.1 <= rhs.1)
+}

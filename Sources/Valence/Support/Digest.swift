@@ -1,0 +1,52 @@
+/// A 64-bit FNV-1a hash: the checksum in manifests and the basis of run and input digests.
+///
+/// Not cryptographic: it detects accidental change (a truncated copy, a stale input, a hand edit),
+/// which is all a manifest needs, and it is small enough to state exactly in the docs.
+public struct Digest: Sendable, Hashable {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    public init() {}
+
+    @inline(__always)
+    public mutating func update(_ byte: UInt8) {
+        value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+    }
+
+    public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        var h = value
+        for byte in buffer { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        value = h
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// Hashes the string's UTF-8 bytes followed by a 0 separator, so ("ab","c") != ("a","bc").
+    public mutating func update(_ text: String) {
+        for byte in text.utf8 { update(byte) }
+        update(UInt8(0))
+    }
+
+    public mutating func update(_ number: Int) {
+        update(String(number))
+    }
+
+    /// 16 lower-case hex digits.
+    public var hex: String { Digest.hex(value) }
+
+    public static func hex(_ value: UInt64) -> String {
+        let s = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    public static func of(_ bytes: [UInt8]) -> Digest {
+        var d = Digest()
+        d.update(bytes)
+        return d
+    }
+
+    public static func ofFile(_ path: String) throws -> Digest {
+        of(try FileSystem.readFile(path))
+    }
+}

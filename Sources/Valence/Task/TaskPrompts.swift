@@ -1,0 +1,68 @@
+/// A task split loaded from `task/{train,test}.jsonl.zst`, indexed by prompt id.
+public struct TaskPrompts: Sendable {
+    public var a: [Int] = []
+    public var b: [Int] = []
+    /// The reference answers' values (parsed from the `answer` text).
+    public var answers: [Int] = []
+    public var digest: UInt64 = 0
+
+    public var count: Int { a.count }
+    public var pairs: [(a: Int, b: Int)] { (0..<count).map { (a[$0], b[$0]) } }
+
+    /// Reads and checks one split: records in id order, of this task, with operands in range.
+    /// `withAnswers: false` is how generate reads it: it never looks at the answer.
+    public static func load(_ env: StageEnvironment, split: String, withAnswers: Bool) throws -> TaskPrompts {
+        let rel = RunLayout.taskShard(split)
+        let manifest = try Manifest.read(env.layout.taskManifest)
+        guard let output = manifest.output(rel) else {
+            throw ValenceError.badData(path: env.layout.taskManifest, line: nil, detail: "does not list \(rel)")
+        }
+        let task = try env.config.task
+        let limit = task.operandCount
+        var prompts = TaskPrompts()
+        let taskID = env.config.taskID
+        let result = try ShardReader.forEachLine(env.layout.path(rel)) { line, _ in
+            let r = try PromptRecord.decode(line)
+            guard r.task == taskID else { throw RecordError("prompt belongs to task \(r.task), this run's task is \(taskID)") }
+            guard r.split == split else { throw RecordError("prompt is from split \"\(r.split)\", expected \"\(split)\"") }
+            guard r.id == prompts.count else { throw RecordError("prompt id \(r.id) out of order: expected \(prompts.count)") }
+            guard (0..<limit).contains(r.a), (0..<limit).contains(r.b) else {
+                throw RecordError("operands \(r.a), \(r.b) are outside [0, \(limit))")
+            }
+            prompts.a.append(r.a)
+            prompts.b.append(r.b)
+            if withAnswers {
+                guard r.answer.utf8.count == task.length, let value = Int(r.answer), r.answer.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                    throw RecordError("answer \"\(r.answer)\" is not \(task.length) digits")
+                }
+                prompts.answers.append(value)
+            }
+        }
+        guard result.records == output.records else {
+            throw ValenceError.badData(path: env.layout.path(rel), line: nil, detail: "holds \(result.records) prompts but its manifest says \(output.records)")
+        }
+        prompts.digest = result.digest
+        return prompts
+    }
+}
+
+/// A step's prompt draw (SPEC 5.1): B distinct train prompt ids from stream (seed, batch, step),
+/// sorted so that every stage sees one canonical order.
+public enum BatchDraw {
+    public static func prompts(seed: UInt64, step: Int, trainCount: Int, batch: Int) -> [Int] {
+        var rng = CounterRNG(seed: seed, purpose: .batch, UInt64(step))
+        var ids = Array(0..<trainCount)
+        for i in 0..<batch {
+            let j = i + rng.below(trainCount - i)
+            ids.swapAt(i, j)
+        }
+        return ids[0..<batch].sorted()
+    }
+
+    /// The contiguous slice of the sorted draw that shard `shard` of `shards` handles.
+    public static func slice(_ ids: [Int], shard: Int, shards: Int) -> ArraySlice<Int> {
+        let lo = ids.count * shard / shards
+        let hi = ids.count * (shard + 1) / shards
+        return ids[lo..<hi]
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Valence
+import ValenceCLI
+
+extension Objective: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+
+@main
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "valence-init",
+        abstract: "Create a run directory: its config, the task's train/test prompt shards and the base policy.",
+        discussion: """
+            Defaults follow SPEC.md. Rerunning with the same settings is a no-op (steps and shards \
+            may change: they are not part of the run's identity); different settings for an \
+            existing run are refused.
+            """
+    )
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("The run directory to create.", valueName: "dir"))
+    var runPath: String
+
+    @Option(help: "Run seed: fixes the prompt split, the base policy and every rollout.") var seed: UInt64 = 1
+    @Option(help: "Operand digits nd (task add).") var digits = 3
+    @Option(name: .customLong("train"), help: "Train prompts.") var trainPrompts = 2000
+    @Option(name: .customLong("test"), help: "Test prompts.") var testPrompts = 1000
+    @Option(help: "Context window w: carry hints from w lower positions.") var window = 0
+    @Option(help: "Add-alpha smoothing of the base policy.") var alpha = 0.5
+    @Option(help: "Corpus size C for the base policy.") var corpus = 20_000
+    @Option(help: "Probability f that the noisy student forgets the carry.") var forget = 0.5
+    @Option(help: "Probability s that the noisy student writes a uniform digit.") var noise = 0.1
+    @Option(name: .customLong("base-temperature"), help: "Temperature T of the base policy's logits.") var baseTemperature = 1.0
+    @Option(help: "Objective: \(Objective.allCases.map(\.rawValue).joined(separator: ", ")).") var objective = Objective.wReinforce
+    @Option(help: "lambda of w-reinforce.") var lambda = 0.1
+    @Option(name: .customLong("batch"), help: "Prompts per step B.") var batch = 64
+    @Option(name: .customLong("group"), help: "Rollouts per prompt G.") var group = 8
+    @Option(help: "Optimizer: sgd or adam.") var optimizer = OptimizerKind.adam
+    @Option(help: "Learning rate (default: 0.03 for adam, 1.0 for sgd).") var lr: Double?
+    @Option(help: "Training steps.") var steps = 60
+    @Option(help: "Shards per step.") var shards = 1
+    @Option(name: .customLong("eval-temperature"), help: "Temperature of the evaluated policy softmax(z / T).") var evalTemperature = 1.0
+    @Flag(name: .customLong("eval-train"), help: "Also evaluate on the train prompts.") var evalTrain = false
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try runStage("valence-init") {
+            var c = RunConfig()
+            c.seed = seed
+            c.digits = digits
+            c.trainPrompts = trainPrompts
+            c.testPrompts = testPrompts
+            c.window = window
+            c.alpha = alpha
+            c.corpus = corpus
+            c.forget = forget
+            c.noise = noise
+            c.baseTemperature = baseTemperature
+            c.objective = objective
+            c.lambda = lambda
+            c.batch = batch
+            c.group = group
+            c.optimizer = optimizer
+            c.learningRate = lr ?? optimizer.defaultLearningRate
+            c.steps = steps
+            c.shards = shards
+            c.evalTemperature = evalTemperature
+            c.evalTrain = evalTrain
+            try InitStage.run(root: runPath, config: c, log: output.log)
+        }
+    }
+}

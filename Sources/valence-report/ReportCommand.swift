@@ -1,0 +1,28 @@
+import ArgumentParser
+import Valence
+import ValenceCLI
+
+@main
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "valence-report",
+        abstract: "Compare finished runs: a Pass@k table per regime (report.md) and passk.csv.",
+        discussion: "Each RUN is a run directory with metrics.jsonl. Runs are grouped by context window; the base row is step 0."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Directory to write report.md and passk.csv into.", valueName: "dir"))
+    var out: String
+
+    @Argument(help: ArgumentHelp("Run directories to compare.", valueName: "run"))
+    var runs: [String]
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try runStage("valence-report") {
+            let report = try ComparisonReport.load(runs: runs)
+            try report.write(to: out)
+            output.log?("report: wrote \(out)/report.md and \(out)/passk.csv (\(runs.count) runs)")
+        }
+    }
+}
