@@ -1,0 +1,125 @@
+# Valence: make is the user interface. `make help` lists targets and variables.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# ---- Variables (all have defaults; override on the command line) -------------------------------
+RUN        ?= runs/default
+OBJECTIVE  ?= w-reinforce
+STEPS      ?= 60
+SEED       ?= 1
+WINDOW     ?= 0
+OPTIM      ?= adam
+LR         ?=
+LAMBDA     ?= 0.1
+BATCH      ?= 64
+GROUP      ?= 8
+DIGITS     ?= 3
+TRAIN      ?= 2000
+TEST       ?= 1000
+CORPUS     ?= 20000
+ALPHA      ?= 0.5
+FORGET     ?= 0.5
+NOISE      ?= 0.1
+EVAL_TEMP  ?= 1
+SHARDS     ?= 1
+STEP       ?=
+SHARD      ?=
+# Shards processed at once; follows `make -jN` when given.
+JOBS       ?= $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
+CONFIG     ?= release
+OUT        ?= runs/compare
+SEEDS      ?= 1
+OBJECTIVES ?= psr nsr w-reinforce reinforce grpo rloo
+
+SWIFT      ?= swift
+BIN        := .build/$(CONFIG)
+export VALENCE_BIN := $(abspath $(BIN))
+
+INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $(WINDOW) \
+  --optimizer $(OPTIM) $(if $(LR),--lr $(LR)) --lambda $(LAMBDA) --batch $(BATCH) --group $(GROUP) \
+  --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS) --alpha $(ALPHA) \
+  --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS)
+
+.PHONY: help deps build test compare run step init status generate verify split weight update eval report clean
+
+help: ## Show targets and variables
+	@echo "Valence: PSR / NSR / W-REINFORCE on a tabular policy, staged over zstd JSONL shards."
+	@echo
+	@echo "Main commands:"
+	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.csv"
+	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
+	@echo
+	@echo "Runs:"
+	@echo "  make run RUN=runs/NAME OBJECTIVE=nsr STEPS=60 SEED=1 WINDOW=0 OPTIM=adam LR=0.03 ...   one run, resumable"
+	@echo "  make step RUN=runs/NAME        advance a run by exactly one step (cron-safe, locked)"
+	@echo "  make status RUN=runs/NAME      where the run is"
+	@echo "  make init RUN=...              create the run directory only"
+	@echo "  make generate|verify|split|weight RUN=... STEP=N [SHARD=i]   one stage by hand"
+	@echo "  make update|eval RUN=... STEP=N"
+	@echo "  make report OUT=dir RUNS='runs/a runs/b'"
+	@echo
+	@echo "Variables (default):"
+	@echo "  RUN=$(RUN) OBJECTIVE=$(OBJECTIVE) (psr nsr reinforce w-reinforce grpo rloo dr-grpo) STEPS=$(STEPS)"
+	@echo "  SEED=$(SEED) WINDOW=$(WINDOW) OPTIM=$(OPTIM) (sgd|adam) LR=<0.03 adam, 1.0 sgd> LAMBDA=$(LAMBDA)"
+	@echo "  BATCH=$(BATCH) GROUP=$(GROUP) DIGITS=$(DIGITS) TRAIN=$(TRAIN) TEST=$(TEST) CORPUS=$(CORPUS)"
+	@echo "  ALPHA=$(ALPHA) FORGET=$(FORGET) NOISE=$(NOISE) EVAL_TEMP=$(EVAL_TEMP)"
+	@echo "  SHARDS=$(SHARDS) (shards per step) JOBS=<from make -j, else 1> (shards at once)"
+	@echo "  compare: OUT=$(OUT) SEEDS='$(SEEDS)' OBJECTIVES='$(OBJECTIVES)'"
+	@echo "  CONFIG=$(CONFIG) (release|debug build used by the targets)"
+
+deps: ## Install the system packages Valence needs (libzstd-dev; zstd and jq for inspecting shards)
+	@missing=""; \
+	[ -f /usr/include/zstd.h ] || missing="$$missing libzstd-dev"; \
+	command -v zstd >/dev/null || missing="$$missing zstd"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v flock >/dev/null || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || { echo "deps: apt-get could not install$$missing; install it by hand" >&2; exit 1; }; \
+	  elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || { echo "deps: apt-get could not install$$missing; install it by hand" >&2; exit 1; }; \
+	  else \
+	    echo "deps: missing$$missing and no apt-get here; install them with your package manager" >&2; exit 1; \
+	  fi; \
+	fi
+
+build: deps ## Build the valence-* executables ($(CONFIG))
+	@$(SWIFT) build -c $(CONFIG) 2>&1 | grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)' || true
+	@test -x $(BIN)/valence-eval || { echo "build: failed (see: $(SWIFT) build -c $(CONFIG))" >&2; exit 1; }
+
+test: deps ## Build and run every test: unit, property and end-to-end (through this Makefile)
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+compare: build ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md and passk.csv
+	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)
+
+run: build ## One run, created if needed and resumed from its last complete step
+	@pipelines/run.sh $(RUN) $(INIT_FLAGS)
+
+init: build ## Create the run directory only
+	@$(BIN)/valence-init --run $(RUN) $(INIT_FLAGS)
+
+step: build ## Advance RUN by exactly one step (locked; cron-safe)
+	@JOBS=$(JOBS) pipelines/step.sh $(RUN)
+
+status: build
+	@$(BIN)/valence-status --run $(RUN)
+
+need-step:
+	@test -n "$(STEP)" || { echo "set STEP=N (the step to run)" >&2; exit 64; }
+
+generate verify split weight: build need-step ## One sharded stage by hand
+	@$(BIN)/valence-$@ --run $(RUN) --step $(STEP) --jobs $(JOBS) $(if $(SHARD),--shard $(SHARD))
+
+update eval: build need-step ## One whole-step stage by hand
+	@$(BIN)/valence-$@ --run $(RUN) --step $(STEP)
+
+report: build ## Compare finished runs: make report OUT=dir RUNS='runs/a runs/b'
+	@$(BIN)/valence-report --out $(OUT) $(RUNS)
+
+clean: ## Remove build products (runs/ are kept)
+	$(SWIFT) package clean

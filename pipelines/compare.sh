@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The main job: every objective in both regimes (WINDOW=0 and WINDOW=1) from the same base, then
+# runs/compare/report.md and runs/compare/passk.csv.
+#
+#   pipelines/compare.sh OUT [extra valence-init options...]     (or: make compare)
+#
+# Environment: OBJECTIVES (default "psr nsr w-reinforce reinforce grpo rloo"), WINDOWS ("0 1"),
+# SEEDS ("1"), JOBS (runs in parallel, default 2).
+set -euo pipefail
+
+OUT=${1:-runs/compare}; shift || true
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=${VALENCE_BIN:-$HERE/../.build/release}
+OBJECTIVES=${OBJECTIVES:-psr nsr w-reinforce reinforce grpo rloo}
+WINDOWS=${WINDOWS:-0 1}
+SEEDS=${SEEDS:-1}
+JOBS=${JOBS:-2}
+
+runs=()
+for w in $WINDOWS; do
+  for seed in $SEEDS; do
+    for o in $OBJECTIVES; do
+      runs+=("$OUT/w$w/seed$seed/$o $w $seed $o")
+    done
+  done
+done
+echo "compare: ${#runs[@]} runs (objectives: $OBJECTIVES; windows: $WINDOWS; seeds: $SEEDS), $JOBS at a time"
+start=$(date +%s)
+export BIN HERE EXTRA="$*"
+# Each run logs every step to OUT/.../NAME.log; every tenth step's eval line is shown as progress.
+printf '%s\n' "${runs[@]}" | xargs -P "$JOBS" -L 1 bash -c '
+  set -o pipefail
+  mkdir -p "$(dirname "$0")"
+  if ! "$HERE/run.sh" "$0" --window "$1" --seed "$2" --objective "$3" $EXTRA 2>&1 | tee "$0.log" \
+       | { grep --line-buffered -E "^eval: step [0-9]*0/" || true; } | sed -u "s|^eval: |  |"; then
+    echo "compare: $0 failed:"; tail -5 "$0.log"; exit 255
+  fi'
+"$BIN/valence-report" --out "$OUT" $(for r in "${runs[@]}"; do echo "${r%% *}"; done)
+echo "compare: finished in $(( $(date +%s) - start ))s: $OUT/report.md, $OUT/passk.csv"
