@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import Valence
+
+/// Helpers shared by the test suites: temporary directories, the repository root, and running the
+/// real executables and make targets.
+enum TestSupport {
+    /// The repository root (the directory holding Package.swift).
+    static let repoRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        return FileManager.default.currentDirectoryPath
+    }()
+
+    /// The debug binaries `swift build --build-tests` produced (what `make test` runs the e2e tests with).
+    static var binDirectory: String { "\(repoRoot)/.build/debug" }
+
+    /// A fresh directory under the system temporary directory, removed by the caller if wanted.
+    static func temporaryDirectory(_ name: String = "valence-test") -> String {
+        let path = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a program to completion and captures its output.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], cwd: String? = nil,
+                    environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes before waiting so a chatty child cannot block on a full pipe.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data(), errData = Data()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs one of the valence-* executables from the debug build.
+    @discardableResult
+    static func valence(_ tool: String, _ arguments: [String]) throws -> Result {
+        try run("\(binDirectory)/valence-\(tool)", arguments)
+    }
+
+    /// Runs `make` in the repository root with the debug build (already built by `make test`).
+    @discardableResult
+    static func make(_ arguments: [String]) throws -> Result {
+        try run("/usr/bin/env", ["make", "--no-print-directory", "CONFIG=debug"] + arguments, cwd: repoRoot)
+    }
+
+    /// Decompresses a shard with the zstd CLI and returns its lines.
+    static func zstdLines(_ path: String) throws -> [String] {
+        let r = try run("/usr/bin/env", ["zstd", "-dc", path])
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+}
