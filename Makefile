@@ -27,6 +27,7 @@ SHARD      ?=
 # Shards processed at once; follows `make -jN` when given.
 JOBS       ?= $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
 CONFIG     ?= release
+NO_BUILD   ?=
 OUT        ?= runs/compare
 SEEDS      ?= 1
 OBJECTIVES ?= psr nsr w-reinforce reinforce grpo rloo
@@ -86,8 +87,11 @@ deps: ## Install the system packages Valence needs (libzstd-dev; zstd and jq for
 	  fi; \
 	fi
 
-build: deps ## Build the valence-* executables ($(CONFIG))
-	@$(SWIFT) build -c $(CONFIG) 2>&1 | grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)' || true
+build: deps ## Build the valence-* executables ($(CONFIG)); NO_BUILD=1 uses the binaries as they are
+ifeq ($(NO_BUILD),)
+	@set -o pipefail; $(SWIFT) build -c $(CONFIG) 2>&1 \
+	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)' || true; }
+endif
 	@test -x $(BIN)/valence-eval || { echo "build: failed (see: $(SWIFT) build -c $(CONFIG))" >&2; exit 1; }
 
 test: deps ## Build and run every test: unit, property and end-to-end (through this Makefile)

@@ -66,10 +66,11 @@ enum TestSupport {
         try run("\(binDirectory)/valence-\(tool)", arguments)
     }
 
-    /// Runs `make` in the repository root with the debug build (already built by `make test`).
+    /// Runs `make` in the repository root with the debug build (already built by `make test`; make
+    /// must not rebuild while `swift test` holds the build directory).
     @discardableResult
     static func make(_ arguments: [String]) throws -> Result {
-        try run("/usr/bin/env", ["make", "--no-print-directory", "CONFIG=debug"] + arguments, cwd: repoRoot)
+        try run("/usr/bin/env", ["make", "--no-print-directory", "CONFIG=debug", "NO_BUILD=1"] + arguments, cwd: repoRoot)
     }
 
     /// Decompresses a shard with the zstd CLI and returns its lines.
