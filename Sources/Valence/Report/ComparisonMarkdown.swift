@@ -111,6 +111,18 @@ extension ComparisonReport {
         md += "(0 = exactly by the prior); *to correct* is the fraction of all mass gained by non-penalised tokens that went to "
         md += "digits correct for some train prompt using the row, and *by prior* what a split by prior probability would have "
         md += "given them. Means over steps.\n\n"
+        if runs.contains(where: { $0.config.optimizer == .adam }) {
+            md += "With Adam a step's change in a row also carries the moments of earlier steps' gradients, so only step 1 "
+            md += "(fresh optimizer state) isolates one step's own redistribution. Step 1 corr: "
+            var items: [String] = []
+            for w in windows {
+                for o in objectives(window: w) {
+                    let values = runs(window: w).filter { $0.label == o }.compactMap { $0.steps.first { $0.step == 1 }?.number("redist_corr") }
+                    if let m = MeanSE(values) { items.append("\(o) w=\(w) \(formatNumber(m.mean, decimals: 3))") }
+                }
+            }
+            md += (items.isEmpty ? "not measured" : items.joined(separator: ", ")) + ".\n\n"
+        }
         for w in windows {
             md += "### \(Self.regimeName(w))\n\n"
             md += "| objective | rows per step | mass removed per step | corr | TV | to correct | by prior |\n"
