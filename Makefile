@@ -30,6 +30,7 @@ CONFIG     ?= release
 NO_BUILD   ?=
 OUT        ?= runs/compare
 SEEDS      ?= 1
+SAMPLES    ?= 1024
 OBJECTIVES ?= psr nsr w-reinforce reinforce grpo rloo
 
 SWIFT      ?= swift
@@ -41,13 +42,13 @@ INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $
   --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS) --alpha $(ALPHA) \
   --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS)
 
-.PHONY: help deps build test compare run step init status generate verify split weight update eval report clean
+.PHONY: help deps plot-deps build test compare run step init status generate verify split weight update eval report clean
 
 help: ## Show targets and variables
 	@echo "Valence: PSR / NSR / W-REINFORCE on a tabular policy, staged over zstd JSONL shards."
 	@echo
 	@echo "Main commands:"
-	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.csv"
+	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo
 	@echo "Runs:"
@@ -65,7 +66,7 @@ help: ## Show targets and variables
 	@echo "  BATCH=$(BATCH) GROUP=$(GROUP) DIGITS=$(DIGITS) TRAIN=$(TRAIN) TEST=$(TEST) CORPUS=$(CORPUS)"
 	@echo "  ALPHA=$(ALPHA) FORGET=$(FORGET) NOISE=$(NOISE) EVAL_TEMP=$(EVAL_TEMP)"
 	@echo "  SHARDS=$(SHARDS) (shards per step) JOBS=<from make -j, else 1> (shards at once)"
-	@echo "  compare: OUT=$(OUT) SEEDS='$(SEEDS)' OBJECTIVES='$(OBJECTIVES)'"
+	@echo "  compare: OUT=$(OUT) SEEDS='$(SEEDS)' OBJECTIVES='$(OBJECTIVES)' SAMPLES=$(SAMPLES) (sampled Pass@k, 0 = off)"
 	@echo "  CONFIG=$(CONFIG) (release|debug build used by the targets)"
 
 deps: ## Install the system packages Valence needs (libzstd-dev; zstd and jq for inspecting shards)
@@ -87,6 +88,11 @@ deps: ## Install the system packages Valence needs (libzstd-dev; zstd and jq for
 	  fi; \
 	fi
 
+plot-deps: ## Try to install rsvg-convert (librsvg2-bin) for PNG copies of the figures; never fails
+	@command -v rsvg-convert >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librsvg2-bin fonts-dejavu-core >/dev/null 2>&1) \
+	  || echo "plot-deps: rsvg-convert unavailable; figures stay SVG only"; } || true
+
 build: deps ## Build the valence-* executables ($(CONFIG)); NO_BUILD=1 uses the binaries as they are
 ifeq ($(NO_BUILD),)
 	@set -o pipefail; $(SWIFT) build -c $(CONFIG) 2>&1 \
@@ -98,8 +104,8 @@ test: deps ## Build and run every test: unit, property and end-to-end (through t
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-compare: build ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md and passk.csv
-	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)
+compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md, figures, passk.csv
+	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)
 
 run: build ## One run, created if needed and resumed from its last complete step
 	@pipelines/run.sh $(RUN) $(INIT_FLAGS)

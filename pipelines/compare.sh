@@ -5,7 +5,9 @@
 #   pipelines/compare.sh OUT [extra valence-init options...]     (or: make compare)
 #
 # Environment: OBJECTIVES (default "psr nsr w-reinforce reinforce grpo rloo"), WINDOWS ("0 1"),
-# SEEDS ("1"), JOBS (runs in parallel, default 2).
+# SEEDS ("1"), JOBS (runs in parallel, default 2), SAMPLES (rollouts per test prompt for the sampled
+# Pass@k of the base and final policies, default 1024; 0 skips it).
+# Also writes passk.svg, training.svg and diagnostics.svg, and PNG copies when rsvg-convert exists.
 set -euo pipefail
 
 OUT=${1:-runs/compare}; shift || true
@@ -15,6 +17,7 @@ OBJECTIVES=${OBJECTIVES:-psr nsr w-reinforce reinforce grpo rloo}
 WINDOWS=${WINDOWS:-0 1}
 SEEDS=${SEEDS:-1}
 JOBS=${JOBS:-2}
+SAMPLES=${SAMPLES:-1024}
 
 runs=()
 for w in $WINDOWS; do
@@ -35,5 +38,20 @@ printf '%s\n' "${runs[@]}" | xargs -P "$JOBS" -L 1 bash -c '
        | { grep --line-buffered -E "^eval: step [0-9]*0/" || true; } | sed -u "s|^eval: |  |"; then
     echo "compare: $0 failed:"; tail -5 "$0.log"; exit 255
   fi'
+if [[ "$SAMPLES" != 0 ]]; then
+  echo "compare: sampled Pass@k of the base and final policies ($SAMPLES rollouts per test prompt)"
+  export SAMPLES
+  for r in "${runs[@]}"; do echo "${r%% *}"; done | xargs -P "$JOBS" -L 1 bash -c '
+    steps=$(jq -r .steps "$0/config.json")
+    for s in 0 "$steps"; do "$BIN/valence-eval" --run "$0" --step "$s" --samples "$SAMPLES" --quiet || exit 255; done'
+fi
 "$BIN/valence-report" --out "$OUT" $(for r in "${runs[@]}"; do echo "${r%% *}"; done)
-echo "compare: finished in $(( $(date +%s) - start ))s: $OUT/report.md, $OUT/passk.csv"
+if command -v rsvg-convert >/dev/null; then
+  for f in passk training diagnostics; do
+    rsvg-convert --format png --zoom 1.5 --background-color white -o "$OUT/$f.png" "$OUT/$f.svg" \
+      || echo "compare: rsvg-convert could not render $OUT/$f.svg (the SVG is still there)" >&2
+  done
+else
+  echo "compare: rsvg-convert not found: wrote SVG figures only (make plot-deps installs librsvg2-bin for PNGs)"
+fi
+echo "compare: finished in $(( $(date +%s) - start ))s: $OUT/report.md, $OUT/passk.svg, $OUT/training.svg, $OUT/passk.csv"

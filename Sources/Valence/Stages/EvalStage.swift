@@ -4,8 +4,12 @@ public enum EvalStage {
     public static let directory = "eval"
 
     @discardableResult
-    public static func run(_ env: StageEnvironment, step: Int) throws -> Manifest {
+    ///
+    /// `samples` > 0 also draws that many rollouts per prompt and records the sampled Pass@k
+    /// (unbiased estimator) next to the exact one; it must be at least the largest k (256).
+    public static func run(_ env: StageEnvironment, step: Int, samples: Int = 0) throws -> Manifest {
         try env.checkStep(step, allowZero: true)
+        if samples != 0 { try SampledPassAtK.validate(samples: samples) }
         let config = env.config
         let update = try env.requireManifest(RunLayout.checkpointManifest(step), from: step == 0 ? "update" : "update", step: step)
         var splitManifests: [Manifest] = []
@@ -19,7 +23,12 @@ public enum EvalStage {
         let manifestFile = RunLayout.evalManifest(step)
         var files = [RunLayout.policy(step), RunLayout.checkpointManifest(step)] + splits.map { RunLayout.taskShard($0) }
         files += (0..<splitManifests.count).map { RunLayout.partManifest(step: step, SplitStage.directory, shard: $0, shards: config.shards) }
-        let inputs = try env.inputDigest(stage: "eval", step: step, files: files)
+        // The step's diagnostics (entropy change, mass redistribution) compare with checkpoint N-1.
+        let sampleShards = splitManifests.flatMap { $0.outputs.filter { $0.schema == Schema.verified.rawValue } }
+        if step > 0 {
+            files += [RunLayout.policy(step - 1), RunLayout.taskShard("train")] + sampleShards.map(\.path)
+        }
+        let inputs = try env.inputDigest(stage: samples > 0 ? "eval samples=\(samples)" : "eval", step: step, files: files)
         if let done = env.upToDate(manifestFile, inputs: inputs) {
             env.say("eval: step \(step) is up to date")
             try rebuildMetrics(env)
@@ -30,6 +39,13 @@ public enum EvalStage {
         let policy = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step)), space: space).policy
         func sum(_ key: String) -> Int { splitManifests.reduce(0) { $0 + ($1.stat(key)?.intValue ?? 0) } }
         let positives = sum("positives"), negatives = sum("negatives")
+        var previous: TabularPolicy?
+        var redistribution = RedistributionDiagnostic()
+        if step > 0 {
+            let before = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step - 1)), space: space).policy
+            previous = before
+            redistribution = try measureRedistribution(env, step: step, before: before, after: policy, shards: sampleShards)
+        }
 
         let metricsFile = "\(RunLayout.stepDirectory(step))/\(directory)/metrics.jsonl"
         var w = JSONWriter()
@@ -50,6 +66,24 @@ public enum EvalStage {
             }
             w.key("entropy"); w.double(e.entropy)
             w.key("greedy"); w.double(e.greedy)
+            if let previous {
+                let p = Evaluation.evaluate(policy: previous, prompts: prompts.pairs, temperature: config.evalTemperature)
+                w.key("entropy_delta"); w.double(e.entropy - p.entropy)
+            } else {
+                w.key("entropy_delta"); w.null()
+            }
+            for (key, value) in redistribution.fields {
+                w.key(key)
+                if step > 0, let value { w.double(value) } else { w.null() }
+            }
+            if samples > 0 {
+                let sampled = try SampledPassAtK.evaluate(policy: policy, prompts: prompts.pairs, temperature: config.evalTemperature,
+                                                          samples: samples, seed: config.seed, step: step)
+                w.key("sampled_n"); w.int(samples)
+                for (k, v) in zip(PassAtK.ks, sampled.passAtK) {
+                    w.key("sampled_pass@\(k)"); w.double(v)
+                }
+            }
             if step > 0 {
                 let total = positives + negatives
                 w.key("batch_correct"); w.double(total > 0 ? Double(positives) / Double(total) : 0)
@@ -83,6 +117,44 @@ public enum EvalStage {
         try rebuildMetrics(env)
         env.say("eval: step \(step)/\(config.steps) \(config.objective.rawValue) w\(config.window): \(summaryLine)")
         return manifest
+    }
+
+    /// The mass-redistribution diagnostic of step `step` (see ``RedistributionDiagnostic``): which
+    /// rows got a wrong sample and which tokens any sample used there, from the split shards, and
+    /// which digits are correct for some train prompt using each row.
+    static func measureRedistribution(_ env: StageEnvironment, step: Int, before: TabularPolicy, after: TabularPolicy,
+                                      shards: [Manifest.Output]) throws -> RedistributionDiagnostic {
+        let space = before.space
+        var sampled = [UInt16](repeating: 0, count: space.rowCount)
+        var penalised = [UInt16](repeating: 0, count: space.rowCount)
+        var correct = [UInt16](repeating: 0, count: space.rowCount)
+        var rows: [Int] = []
+        let train = try TaskPrompts.load(env, split: "train", withAnswers: false)
+        for (a, b) in train.pairs {
+            space.rows(a: a, b: b, into: &rows)
+            for j in 0..<rows.count { correct[rows[j]] |= 1 << UInt16(space.task.digit(a + b, at: j)) }
+        }
+        for output in shards {
+            try env.forEachRollout(output, as: .verified, step: step) { r in
+                guard r.tokens.count == space.length else {
+                    throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
+                }
+                space.rows(a: r.a, b: r.b, into: &rows)
+                for j in 0..<rows.count {
+                    guard (0..<10).contains(r.tokens[j]) else { throw RecordError("token \(r.tokens[j]) is not a digit") }
+                    let bit = UInt16(1) << UInt16(r.tokens[j])
+                    sampled[rows[j]] |= bit
+                    if r.reward == 0 { penalised[rows[j]] |= bit }
+                }
+            }
+        }
+        let p0 = before.probabilities(), p1 = after.probabilities()
+        var diagnostic = RedistributionDiagnostic()
+        for r in 0..<space.rowCount where penalised[r] != 0 {
+            diagnostic.add(before: p0[(r * 10)..<(r * 10 + 10)], after: p1[(r * 10)..<(r * 10 + 10)],
+                           penalised: penalised[r], sampled: sampled[r], correct: correct[r])
+        }
+        return diagnostic
     }
 
     /// Rewrites `RUN/metrics.jsonl` from every evaluated step, in step order: rerunning an eval can
