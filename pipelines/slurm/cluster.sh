@@ -11,7 +11,8 @@
 # through SLURM_CONF; /etc/slurm is never touched. Must run as root (the daemons and munged need it).
 # Every wait has a timeout and a failure says what did not come up; `stop` is safe to call twice and
 # on a half-started cluster. SLURM_CONF_EXTRA (lines) is appended to the generated slurm.conf, for
-# trying other settings; SLURMCTLD_PORT picks the first port tried (default 6817).
+# trying other settings; SLURMCTLD_PORT picks the first port tried (default 6817); SLURM_NODE_HIDE
+# (directories) hides them from the node's jobs, to play a compute node without, say, Swift.
 set -euo pipefail
 
 die() { echo "slurm-cluster: $*" >&2; exit 1; }
@@ -161,11 +162,22 @@ EOF
   echo $! >"$dir/slurmctld.pid"
   wait_for 30 "slurmctld to answer on port $ctld_port" bash -c 'scontrol ping | grep -q "is UP"' \
     || { cmd_logs "$dir" >&2; return 1; }
-  slurmd -D -f "$dir/slurm.conf" </dev/null >>"$dir/log/slurmd.out" 2>&1 &
+  # SLURM_NODE_HIDE: directories the node (slurmd and so every job) must not see, e.g. the Swift
+  # toolchain, as on a compute node without it: empty tmpfs mounts over them in a private mount
+  # namespace of slurmd's own (unshare execs, so the recorded pid is slurmd's).
+  local hide=()
+  read -r -a hide <<<"${SLURM_NODE_HIDE:-}"
+  if [[ ${#hide[@]} -gt 0 ]]; then
+    unshare -m --propagation private bash -c \
+      'for d in "${@:2}"; do mount -t tmpfs -o size=1m,mode=0755 valence-hidden "$d" || exit 1; done; exec slurmd -D -f "$1"' \
+      _ "$dir/slurm.conf" "${hide[@]}" </dev/null >>"$dir/log/slurmd.out" 2>&1 &
+  else
+    slurmd -D -f "$dir/slurm.conf" </dev/null >>"$dir/log/slurmd.out" 2>&1 &
+  fi
   echo $! >"$dir/slurmd.pid"
   wait_for 30 "node $host to be idle" bash -c '[[ "$(sinfo -h -N -o %t | head -1)" == idle ]]' \
     || { sinfo -N -l >&2 || true; cmd_logs "$dir" >&2; return 1; }
-  say "up: node $host ($(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$node") CPUs), ports $ctld_port/$slurmd_port; source $dir/env to use it"
+  say "up: node $host ($(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$node") CPUs), ports $ctld_port/$slurmd_port${hide[*]:+, hiding ${hide[*]} from jobs}; source $dir/env to use it"
 }
 
 cmd_stop() {

@@ -4,7 +4,9 @@
 #   pipelines/slurm/test.sh          (root; VALENCE_BIN = the built binaries, as make exports it)
 #
 # 1. installs slurmctld slurmd slurm-client munge where missing (Debian packages) and starts a
-#    throw-away cluster (cluster.sh) under a temporary directory;
+#    throw-away cluster (cluster.sh) under a temporary directory, whose node sees neither the build
+#    directory nor the Swift toolchain (hidden in slurmd's mount namespace), so jobs must use the
+#    binaries staged into the run directory;
 # 2. runs the same 3-step run locally (pipelines/run.sh, 1 shard; and 4 shards with JOBS=2, as
 #    make -j2 would) and through Slurm with 4 shards (submit.sh), and checks the results are
 #    identical (same-run.sh); a second submission while jobs are queued must be refused;
@@ -58,6 +60,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The node must not need the build directory or the Swift toolchain: hide both from it (and so from
+# every job), as on a compute node that has neither.
+hide=$(cd "$BIN" && pwd -P)
+swiftlib=$(ldd "$BIN/valence-eval" | awk '$1 == "libswiftCore.so" {print $3}')
+[[ -n "$swiftlib" ]] && hide+=" $(dirname "$(readlink -f "$swiftlib")")"
+command -v swift >/dev/null && hide+=" $(dirname "$(readlink -f "$(command -v swift)")")"
+if unshare -m --propagation private true 2>/dev/null; then
+  export SLURM_NODE_HIDE=$hide
+else
+  say "note: no mount namespaces here, so the node sees the build directory and Swift"
+fi
 "$HERE/cluster.sh" start "$CLUSTER"
 # shellcheck source=/dev/null
 source "$CLUSTER/env"
