@@ -65,6 +65,16 @@ free_port() {   # free_port FIRST: the first port >= FIRST nobody listens on (12
   echo "$p"
 }
 
+no_stepd() {   # true when no live slurmstepd process is left
+  local f pid
+  for f in /proc/[0-9]*/comm; do
+    [[ "$(cat "$f" 2>/dev/null)" == slurmstepd ]] || continue
+    pid=${f#/proc/}; pid=${pid%/comm}
+    alive "$pid" && return 1
+  done
+  return 0
+}
+
 munge_works() { munge -n </dev/null | unmunge >/dev/null; }
 
 cmd_install() {
@@ -195,6 +205,8 @@ cmd_stop() {
       wait_for 30 "cancelled jobs to end" bash -c '[[ -z "$(squeue -h -o %i)" ]]' || status=1
     fi
   fi
+  # A job's slurmstepd outlives it by a moment (it detaches from slurmd): let those end first.
+  wait_for 15 "the last job steps (slurmstepd) to exit" no_stepd || true
   stop_pid slurmd "$dir/slurmd.pid" || status=1
   stop_pid slurmctld "$dir/slurmctld.pid" || status=1
   stop_pid munged "$dir/munged.pid" || status=1
