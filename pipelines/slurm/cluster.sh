@@ -14,6 +14,7 @@
 # trying other settings; SLURMCTLD_PORT picks the first port tried (default 6817); SLURM_NODE_HIDE
 # (directories) hides them from the node's jobs, to play a compute node without, say, Swift.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"   # the daemons live there; a non-login root shell may lack it
 
 die() { echo "slurm-cluster: $*" >&2; exit 1; }
 say() { echo "slurm-cluster: $*"; }
@@ -89,7 +90,7 @@ cmd_install() {
   say "installing ${missing[*]} (Debian packages)"
   local start=$SECONDS
   timeout 300 apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends \
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=120 \
     slurmctld slurmd slurm-client munge >/dev/null || die "apt-get install ${missing[*]} failed"
   say "installed in $((SECONDS - start))s"
 }
@@ -218,6 +219,9 @@ cmd_logs() {
   local dir=$1 f
   for f in "$dir"/log/*; do
     [[ -s "$f" ]] || continue
+    # A daemon in the foreground writes its log file and stderr (*.out) alike: show the .out only
+    # when the log file is empty (it failed before opening it).
+    [[ "$f" == *.out && -s "${f%.out}.log" ]] && continue
     echo "==== $f (last 40 lines)"
     tail -40 "$f"
   done

@@ -85,11 +85,11 @@ stage_binaries() {
   mkdir -p "$dest"
   tmp=$(mktemp -d "$dest/.staging.XXXXXX")
   for tool in "${TOOLS[@]}"; do
-    if command -v strip >/dev/null; then strip -o "$tmp/$tool" "$BIN/$tool"; else cp "$BIN/$tool" "$tmp/$tool"; fi
+    strip -o "$tmp/$tool" "$BIN/$tool" 2>/dev/null || cp "$BIN/$tool" "$tmp/$tool"   # stripped: 1.5 MB, not 6
   done
   # The shared libraries they load from outside the system library directories (the Swift runtime):
   # the binaries' RUNPATH ends in $ORIGIN, so copies beside them are found where Swift is absent.
-  for f in $(for tool in "${TOOLS[@]}"; do ldd "$BIN/$tool"; done \
+  for f in $(for tool in "${TOOLS[@]}"; do ldd "$BIN/$tool" 2>/dev/null || true; done \
              | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | grep -vE '^/(usr/)?lib(64|32)?/' | sort -u); do
     cp -L "$f" "$tmp/$(basename "$f")"
   done

@@ -101,16 +101,16 @@ wait_done() {
 
 # Reference runs on this machine.
 t=$EPOCHREALTIME
-QUIET=1 "$HERE/../run.sh" "$W/local" "${INIT[@]}" --shards 1 >/dev/null
+QUIET=1 "$HERE/../run.sh" "$W/local" "${INIT[@]}" --shards 1 >/dev/null || fail "the local reference run failed"
 local1=$(elapsed "$t")
 t=$EPOCHREALTIME
-QUIET=1 JOBS=2 "$HERE/../run.sh" "$W/local-j2" "${INIT[@]}" --shards "$SHARDS" >/dev/null
+QUIET=1 JOBS=2 "$HERE/../run.sh" "$W/local-j2" "${INIT[@]}" --shards "$SHARDS" >/dev/null || fail "the local $SHARDS-shard run failed"
 localj=$(elapsed "$t")
 "$HERE/same-run.sh" "$W/local" "$W/local-j2" >/dev/null || fail "local runs with 1 and $SHARDS shards differ"
 
 # The Slurm run, submitted whole.
 t=$EPOCHREALTIME
-VALENCE_BIN=$BIN "$HERE/submit.sh" "$W/slurm" "${INIT[@]}" --shards "$SHARDS"
+VALENCE_BIN=$BIN "$HERE/submit.sh" "$W/slurm" "${INIT[@]}" --shards "$SHARDS" || fail "submission failed"
 set +e
 VALENCE_BIN=$BIN "$HERE/submit.sh" "$W/slurm" "${INIT[@]}" --shards "$SHARDS" 2>"$W/second.err"
 second=$?
