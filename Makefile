@@ -43,6 +43,7 @@ INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $
   --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS)
 
 .PHONY: help deps plot-deps build test compare run step init status generate verify split weight update eval report clean
+.PHONY: slurm-run slurm-status test-slurm
 
 help: ## Show targets and variables
 	@echo "Valence: PSR / NSR / W-REINFORCE on a tabular policy, staged over zstd JSONL shards."
@@ -59,6 +60,11 @@ help: ## Show targets and variables
 	@echo "  make generate|verify|split|weight RUN=... STEP=N [SHARD=i]   one stage by hand"
 	@echo "  make update|eval RUN=... STEP=N"
 	@echo "  make report OUT=dir RUNS='runs/a runs/b'"
+	@echo
+	@echo "Slurm (docs/slurm.md):"
+	@echo "  make slurm-run RUN=... SHARDS=4 STEPS=...   submit the rest of a run as job arrays and return"
+	@echo "  make slurm-status RUN=...                    where it is (valence-status, squeue, failed jobs)"
+	@echo "  make test-slurm                              a real one-node Slurm cluster: run, compare, stop (root)"
 	@echo
 	@echo "Variables (default):"
 	@echo "  RUN=$(RUN) OBJECTIVE=$(OBJECTIVE) (psr nsr reinforce w-reinforce grpo rloo dr-grpo) STEPS=$(STEPS)"
@@ -100,9 +106,10 @@ ifeq ($(NO_BUILD),)
 endif
 	@test -x $(BIN)/valence-eval || { echo "build: failed (see: $(SWIFT) build -c $(CONFIG))" >&2; exit 1; }
 
-test: deps ## Build and run every test: unit, property and end-to-end (through this Makefile)
+test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile) and on a one-node Slurm cluster
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-slurm
 
 compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md, figures, passk.csv
 	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)
@@ -130,6 +137,15 @@ update eval: build need-step ## One whole-step stage by hand
 
 report: build ## Compare finished runs: make report OUT=dir RUNS='runs/a runs/b'
 	@$(BIN)/valence-report --out $(OUT) $(RUNS)
+
+slurm-run: build ## Submit the rest of RUN to Slurm (job arrays over SHARDS) and return; resubmitting resumes
+	@pipelines/slurm/submit.sh $(RUN) $(INIT_FLAGS)
+
+slurm-status: build ## Where a Slurm run is: valence-status, its queued jobs, failed jobs with their logs
+	@pipelines/slurm/status.sh $(RUN)
+
+test-slurm: build ## Install Slurm if missing, start a one-node cluster, run 3 steps x 4 shards, compare, stop
+	@pipelines/slurm/test.sh
 
 clean: ## Remove build products (runs/ are kept)
 	$(SWIFT) package clean
