@@ -40,7 +40,7 @@ INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $
   --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS) --alpha $(ALPHA) \
   --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS)
 
-.PHONY: help deps build test compare run step init status generate verify split weight update eval report clean
+.PHONY: help deps build test bench compare run step init status generate verify split weight update eval report clean
 
 help: ## Show targets and variables
 	@echo "Valence: PSR / NSR / W-REINFORCE on a tabular policy, staged over zstd JSONL shards."
@@ -48,6 +48,7 @@ help: ## Show targets and variables
 	@echo "Main commands:"
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.csv"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
+	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo
 	@echo "Runs:"
 	@echo "  make run RUN=runs/NAME OBJECTIVE=nsr STEPS=60 SEED=1 WINDOW=0 OPTIM=adam LR=0.03 ...   one run, resumable"
@@ -93,6 +94,11 @@ build: deps ## Build the valence-* executables ($(CONFIG))
 test: deps ## Build and run every test: unit, property and end-to-end (through this Makefile)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python; writes bench/results.json
+	@$(MAKE) --no-print-directory build CONFIG=release
+	@python3 -c 'import orjson, zstandard' 2>/dev/null || python3 -m pip install -q zstandard orjson
+	@VALENCE_BIN=$(abspath .build/release) python3 bench/bench.py
 
 compare: build ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md and passk.csv
 	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)

@@ -146,7 +146,7 @@ public struct JSONWriter {
     public mutating func double(_ value: Double) {
         separator()
         let start = reserve(JSONCursor.maxDoubleLength)
-        var c = JSONCursor(start, cache: storage.cache)
+        var c = JSONCursor(start)  // no memo: one-off documents should not pay for its table
         c.double(value)
         storage.count += c.position - start
     }
