@@ -42,7 +42,7 @@ INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $
   --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS) --alpha $(ALPHA) \
   --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS)
 
-.PHONY: help deps plot-deps build test compare run step init status generate verify split weight update eval report clean
+.PHONY: help deps plot-deps build test bench compare run step init status generate verify split weight update eval report clean
 .PHONY: slurm-run slurm-status test-slurm
 
 help: ## Show targets and variables
@@ -51,6 +51,7 @@ help: ## Show targets and variables
 	@echo "Main commands:"
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
+	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo
 	@echo "Runs:"
 	@echo "  make run RUN=runs/NAME OBJECTIVE=nsr STEPS=60 SEED=1 WINDOW=0 OPTIM=adam LR=0.03 ...   one run, resumable"
@@ -110,6 +111,11 @@ test: deps ## Build and run every test: unit, property, end-to-end (through this
 	$(SWIFT) build --build-tests
 	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-slurm
 	$(SWIFT) test --skip-build
+
+bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python; writes bench/results.json
+	@$(MAKE) --no-print-directory build CONFIG=release
+	@python3 -c 'import orjson, zstandard' 2>/dev/null || python3 -m pip install -q zstandard orjson
+	@VALENCE_BIN=$(abspath .build/release) python3 bench/bench.py
 
 compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md, figures, passk.csv
 	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)

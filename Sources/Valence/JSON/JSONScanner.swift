@@ -87,6 +87,25 @@ public struct JSONScanner {
         return key
     }
 
+    /// Consumes the next key if it is exactly `"key":` (preceded by ',' after the first member) with
+    /// no whitespace or escapes: the layout this codec writes. Returns false, consuming nothing,
+    /// otherwise; the caller then falls back to ``nextKey()``, which accepts every valid spelling.
+    @inline(__always)
+    public mutating func expectKey(_ key: StaticString) -> Bool {
+        let n = key.utf8CodeUnitCount
+        var p = pos
+        if !firstMember {
+            guard p < end, base[p] == UInt8(ascii: ",") else { return false }
+            p &+= 1
+        }
+        guard end &- p >= n &+ 3, base[p] == UInt8(ascii: "\""), base[p &+ 1 &+ n] == UInt8(ascii: "\""),
+              base[p &+ 2 &+ n] == UInt8(ascii: ":"), memcmp(base + p + 1, key.utf8Start, n) == 0
+        else { return false }
+        pos = p &+ n &+ 3
+        firstMember = false
+        return true
+    }
+
     /// Reads a string; returns a view that is valid until the next scanner call.
     @inline(__always) mutating func rawString() throws(JSONSyntaxError) -> JSONKey {
         pos += 1  // opening quote
@@ -216,18 +235,26 @@ public struct JSONScanner {
             negative = true
             pos += 1
         }
-        var value = 0
-        var digits = 0
+        let digitStart = pos
+        // Up to 18 digits cannot overflow an Int; longer runs are rechecked below.
+        var magnitude: UInt64 = 0
         while pos < end {
             let d = base[pos] &- 48
             if d > 9 { break }
-            if digits == 1 && value == 0 { throw error("leading zero in number") }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.addingReportingOverflow(Int(d))
-            if o1 || o2 { throw error("integer out of range") }
-            value = s
-            digits += 1
-            pos += 1
+            magnitude = magnitude &* 10 &+ UInt64(d)
+            pos &+= 1
+        }
+        let digits = pos &- digitStart
+        if digits > 1 && base[digitStart] == UInt8(ascii: "0") { throw error("leading zero in number") }
+        var value = Int(truncatingIfNeeded: magnitude)
+        if digits > 18 {
+            value = 0
+            for i in digitStart..<pos {
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.addingReportingOverflow(Int(base[i] &- 48))
+                if o1 || o2 { throw error("integer out of range") }
+                value = s
+            }
         }
         if digits == 0 { throw error("expected an integer") }
         if pos < end, base[pos] == UInt8(ascii: ".") || base[pos] | 0x20 == UInt8(ascii: "e") {
@@ -252,68 +279,111 @@ public struct JSONScanner {
         var mantissa: UInt64 = 0
         var significant = 0
         var exponent = 0
+        // Set when digits beyond the 19th significant one were dropped: then only strtod is exact.
+        var truncated = false
         let intStart = pos
         while pos < end, base[pos] &- 48 <= 9 {
             if significant < 19 {
                 mantissa = mantissa &* 10 &+ UInt64(base[pos] &- 48)
-                if mantissa != 0 { significant += 1 }
+                if mantissa != 0 { significant &+= 1 }
             } else {
-                exponent += 1
+                exponent &+= 1
+                truncated = true
             }
-            pos += 1
+            pos &+= 1
         }
         let intDigits = pos - intStart
         if intDigits == 0 { throw error("expected a number") }
         if intDigits > 1 && base[intStart] == UInt8(ascii: "0") { throw error("leading zero in number") }
         if pos < end && base[pos] == UInt8(ascii: ".") {
-            pos += 1
+            pos &+= 1
             let fracStart = pos
+            // Eight digits per step while they fit the 19-digit budget (the common 17-digit case).
+            while significant <= 11 && end &- pos >= 8 {
+                let chunk = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                guard let eight = JSONScanner.eightDigits(chunk) else { break }
+                let wasZero = mantissa == 0
+                mantissa = mantissa &* 100_000_000 &+ eight
+                if wasZero {
+                    significant = mantissa == 0 ? 0 : FloatText.decimalLength(mantissa)
+                } else {
+                    significant &+= 8
+                }
+                exponent &-= 8
+                pos &+= 8
+            }
             while pos < end, base[pos] &- 48 <= 9 {
                 if significant < 19 {
                     mantissa = mantissa &* 10 &+ UInt64(base[pos] &- 48)
-                    if mantissa != 0 { significant += 1 }
-                    exponent -= 1
+                    if mantissa != 0 { significant &+= 1 }
+                    exponent &-= 1
+                } else {
+                    truncated = true
                 }
-                pos += 1
+                pos &+= 1
             }
             if pos == fracStart { throw error("expected digits after '.'") }
         }
         if pos < end && base[pos] | 0x20 == UInt8(ascii: "e") {
-            pos += 1
+            pos &+= 1
             var expNegative = false
             if pos < end && (base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-")) {
                 expNegative = base[pos] == UInt8(ascii: "-")
-                pos += 1
+                pos &+= 1
             }
             let expStart = pos
             var e = 0
             while pos < end, base[pos] &- 48 <= 9 {
-                if e < 100_000 { e = e * 10 + Int(base[pos] &- 48) }
-                pos += 1
+                if e < 100_000 { e = e &* 10 &+ Int(base[pos] &- 48) }
+                pos &+= 1
             }
             if pos == expStart { throw error("expected digits in exponent") }
-            exponent += expNegative ? -e : e
+            exponent &+= expNegative ? -e : e
         }
         // Clinger's fast path: exact when the mantissa and the power of ten are both exact doubles.
         if significant <= 15 && mantissa < (1 << 53) && exponent >= -22 && exponent <= 22 {
             var d = Double(mantissa)
-            if exponent < 0 { d /= JSONScanner.powersOfTen[-exponent] } else { d *= JSONScanner.powersOfTen[exponent] }
+            let p = JSONScanner.powerOfTen(exponent < 0 ? -exponent : exponent)
+            if exponent < 0 { d /= p } else { d *= p }
             return negative ? -d : d
         }
-        return try slowDouble(start)
+        // Eisel-Lemire: exact for up to 19 significant digits, except rare undecidable cases.
+        if !truncated, let d = FloatText.parse(mantissa: mantissa, exponent: exponent, negative: negative) {
+            return d
+        }
+        return slowDouble(start)
     }
 
-    static let powersOfTen: [Double] = (0...22).map { i in
-        var p = 1.0
-        for _ in 0..<i { p *= 10 }
-        return p
+    /// The value of eight ASCII digits loaded little-endian, or nil if any byte is not a digit
+    /// (the SWAR conversion of Lemire's fast_float).
+    @inline(__always) static func eightDigits(_ v: UInt64) -> UInt64? {
+        let high: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
+        guard v & high == 0x3030_3030_3030_3030,
+              (v &+ 0x0606_0606_0606_0606) & high == 0x3030_3030_3030_3030 else { return nil }
+        var x = v &- 0x3030_3030_3030_3030
+        x = x &* 10 &+ (x >> 8)
+        let mask: UInt64 = 0x0000_00FF_0000_00FF
+        x = ((x & mask) &* 0x000F_4240_0000_0064 &+ ((x >> 16) & mask) &* 0x0000_2710_0000_0001) >> 32
+        return x & 0xFFFF_FFFF
     }
 
-    mutating func slowDouble(_ start: Int) throws(JSONSyntaxError) -> Double {
-        var text = [CChar](repeating: 0, count: pos - start + 1)
-        for i in 0..<(pos - start) { text[i] = CChar(bitPattern: base[start + i]) }
-        let value = text.withUnsafeBufferPointer { strtod($0.baseAddress!, nil) }
-        return value
+    /// 10^i for 0 <= i <= 22, all exact doubles.
+    @inline(__always) static func powerOfTen(_ i: Int) -> Double {
+        let table: (Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double,
+                     Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double) =
+            (1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+             1e18, 1e19, 1e20, 1e21, 1e22)
+        return withUnsafeBytes(of: table) { $0.load(fromByteOffset: i &* 8, as: Double.self) }
+    }
+
+    /// strtod on the number's text (already validated), copied to a NUL-terminated stack buffer.
+    mutating func slowDouble(_ start: Int) -> Double {
+        let n = pos - start
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { text in
+            for i in 0..<n { text[i] = CChar(bitPattern: base[start + i]) }
+            text[n] = 0
+            return strtod(text.baseAddress!, nil)
+        }
     }
 
     /// Skips any value (used for keys a reader does not need).

@@ -34,100 +34,143 @@ public struct Rollout: Sendable, Equatable {
     /// The record's position in the canonical order every step shard follows.
     @inline(__always) public var order: (Int, Int) { (prompt, sample) }
 
+    /// Encodes the record as one JSON object in the fixed key order `schema` defines (byte-stable).
+    ///
+    /// Hot path: the bytes are written in one reserved run through a cursor, keys as constant text.
+    /// The output is identical to writing each field with ``JSONWriter``'s per-value methods.
     public func encode(into w: inout JSONWriter, as schema: Schema) {
-        w.beginObject()
-        w.key("schema"); w.string(schema.rawValue)
-        w.key("run"); w.string(run.description)
-        w.key("step"); w.int(step)
-        w.key("prompt"); w.int(prompt)
-        w.key("sample"); w.int(sample)
-        w.key("a"); w.int(a)
-        w.key("b"); w.int(b)
-        w.key("text"); w.string(bytes: text)
-        w.key("tokens"); w.intArray(tokens)
-        w.key("logp"); w.doubleArray(logp)
-        if schema != .rollout {
-            w.key("verdict"); w.string(verdict.rawValue)
-            w.key("reward"); w.int(reward)
+        let bound = 512 + JSONCursor.maxEscapedLength(text.count)
+            + (JSONCursor.maxIntLength + 1) * tokens.count + (JSONCursor.maxDoubleLength + 1) * logp.count
+        w.appendRaw(maxCount: bound) { c in
+            switch schema {
+            case .verified: c.raw("{\"schema\":\"valence.verified/1\",\"run\":\"")
+            case .weighted: c.raw("{\"schema\":\"valence.weighted/1\",\"run\":\"")
+            default:
+                c.raw("{\"schema\":\"")
+                c.raw(schema.tag)
+                c.raw("\",\"run\":\"")
+            }
+            c.hex16(run.value)
+            c.raw("\",\"step\":")
+            c.int(step)
+            c.raw(",\"prompt\":")
+            c.int(prompt)
+            c.raw(",\"sample\":")
+            c.int(sample)
+            c.raw(",\"a\":")
+            c.int(a)
+            c.raw(",\"b\":")
+            c.int(b)
+            c.raw(",\"text\":")
+            text.withUnsafeBufferPointer { c.escaped($0) }
+            c.raw(",\"tokens\":")
+            tokens.withUnsafeBufferPointer { c.intArray($0) }
+            c.raw(",\"logp\":")
+            logp.withUnsafeBufferPointer { c.doubleArray($0) }
+            if schema != .rollout {
+                switch verdict {
+                case .correct: c.raw(",\"verdict\":\"correct\",\"reward\":")
+                case .wrong: c.raw(",\"verdict\":\"wrong\",\"reward\":")
+                case .malformed: c.raw(",\"verdict\":\"malformed\",\"reward\":")
+                }
+                c.int(reward)
+            }
+            if schema == .weighted {
+                c.raw(",\"adv\":")
+                c.double(advantage)
+            }
+            c.byte(UInt8(ascii: "}"))
         }
-        if schema == .weighted {
-            w.key("adv"); w.double(advantage)
-        }
-        w.endObject()
+    }
+
+    /// The keys in the order ``encode(into:as:)`` writes them; a rollout record uses the first 10,
+    /// verified the first 12, weighted all 13.
+    static let keys: [StaticString] = [
+        "schema", "run", "step", "prompt", "sample", "a", "b", "text", "tokens", "logp", "verdict", "reward", "adv",
+    ]
+
+    @inline(__always) static func keyCount(_ schema: Schema) -> Int {
+        schema == .rollout ? 10 : (schema == .verified ? 12 : 13)
     }
 
     /// Decodes one line in place. `schema` is the kind the caller expects; fields of later stages
     /// that appear in an earlier kind are ignored, fields the kind needs are required.
+    ///
+    /// Keys in the order this codec writes them are matched as raw bytes; any other order or
+    /// spelling (whitespace, escapes) falls back to the general key reader, so every valid JSON text
+    /// for the schema is accepted.
     public mutating func decode(_ line: UnsafeBufferPointer<UInt8>, as schema: Schema) throws {
         var s = JSONScanner(line)
         var seen = FieldSet()
+        let count = Rollout.keyCount(schema)
+        var next = 0
         try s.beginObject()
-        while let key = try s.nextKey() {
-            if key == "schema" { try seen.insert(1); try Schema.check(try s.stringBytes(), expected: schema) }
-            else if key == "run" { try seen.insert(2); run = try Identifier.parse(try s.stringBytes()) }
-            else if key == "step" { try seen.insert(4); step = try s.intField("step") }
-            else if key == "prompt" { try seen.insert(8); prompt = try s.intField("prompt") }
-            else if key == "sample" { try seen.insert(16); sample = try s.intField("sample") }
-            else if key == "a" { try seen.insert(32); a = try s.intField("a") }
-            else if key == "b" { try seen.insert(64); b = try s.intField("b") }
-            else if key == "text" {
-                try seen.insert(128)
+        while true {
+            let field: Int
+            if next < count && s.expectKey(Rollout.keys[next]) {
+                field = next
+            } else {
+                guard let key = try s.nextKey() else { break }
+                var found = -1
+                for i in 0..<count where key == Rollout.keys[i] {
+                    found = i
+                    break
+                }
+                if found < 0 {
+                    try s.skipValue()
+                    continue
+                }
+                field = found
+            }
+            next = field + 1
+            try seen.insert(1 << UInt32(field))
+            switch field {
+            case 0: try Schema.check(try s.stringBytes(), expected: schema)
+            case 1: run = try Identifier.parse(try s.stringBytes())
+            case 2: step = try s.intField("step")
+            case 3: prompt = try s.intField("prompt")
+            case 4: sample = try s.intField("sample")
+            case 5: a = try s.intField("a")
+            case 6: b = try s.intField("b")
+            case 7:
                 let bytes = try s.stringBytes()
                 text.removeAll(keepingCapacity: true)
                 text.append(contentsOf: bytes.buffer)
-            }
-            else if key == "tokens" {
-                try seen.insert(256)
+            case 8:
                 try s.ints(into: &tokens)
                 for t in tokens where t < 0 || t > 9 { throw RecordError("token \(t) is outside the vocabulary 0-9") }
-            }
-            else if key == "logp" {
-                try seen.insert(512)
+            case 9:
                 try s.doubles(into: &logp)
                 for v in logp where !(v.isFinite && v <= 0) {
                     throw RecordError("log-probability \(v) is not a finite number <= 0")
                 }
-            }
-            else if key == "verdict" && schema != .rollout {
-                try seen.insert(1024)
+            case 10:
                 let v = try s.stringBytes()
                 if v == "correct" { verdict = .correct }
                 else if v == "wrong" { verdict = .wrong }
                 else if v == "malformed" { verdict = .malformed }
                 else { throw RecordError("verdict \"\(v.string)\" is not correct, wrong or malformed") }
+            case 11: reward = try s.intField("reward")
+            default: advantage = try s.finiteDouble("adv")
             }
-            else if key == "reward" && schema != .rollout {
-                try seen.insert(2048)
-                reward = try s.intField("reward")
-            }
-            else if key == "adv" && schema == .weighted {
-                try seen.insert(4096)
-                advantage = try s.finiteDouble("adv")
-            }
-            else { try s.skipValue() }
         }
         try s.finish()
-        try seen.require(1, "schema")
-        try seen.require(2, "run")
-        try seen.require(4, "step")
-        try seen.require(8, "prompt")
-        try seen.require(16, "sample")
-        try seen.require(32, "a")
-        try seen.require(64, "b")
-        try seen.require(128, "text")
-        try seen.require(256, "tokens")
-        try seen.require(512, "logp")
+        if seen.bits & 0x3FF != 0x3FF {
+            for i in 0..<10 where seen.bits & (1 << UInt32(i)) == 0 {
+                throw RecordError("missing field \"\(Rollout.keys[i])\"")
+            }
+        }
         if tokens.count != logp.count {
             throw RecordError("\(tokens.count) tokens but \(logp.count) log-probabilities")
         }
         if schema != .rollout {
-            try seen.require(1024, "verdict")
-            try seen.require(2048, "reward")
+            try seen.require(1 << 10, "verdict")
+            try seen.require(1 << 11, "reward")
             if reward != verdict.reward {
                 throw RecordError("reward \(reward) contradicts verdict \"\(verdict.rawValue)\"")
             }
         }
-        if schema == .weighted { try seen.require(4096, "adv") }
+        if schema == .weighted { try seen.require(1 << 12, "adv") }
     }
 }
 
@@ -145,16 +188,23 @@ public struct GroupRecord: Sendable, Equatable {
     public init() {}
 
     public func encode(into w: inout JSONWriter) {
-        w.beginObject()
-        w.key("schema"); w.string(Schema.group.rawValue)
-        w.key("run"); w.string(run.description)
-        w.key("step"); w.int(step)
-        w.key("prompt"); w.int(prompt)
-        w.key("samples"); w.int(samples)
-        w.key("correct"); w.int(correct)
-        w.key("wrong"); w.int(wrong)
-        w.key("malformed"); w.int(malformed)
-        w.endObject()
+        w.appendRaw(maxCount: 512) { c in
+            c.raw("{\"schema\":\"valence.group/1\",\"run\":\"")
+            c.hex16(run.value)
+            c.raw("\",\"step\":")
+            c.int(step)
+            c.raw(",\"prompt\":")
+            c.int(prompt)
+            c.raw(",\"samples\":")
+            c.int(samples)
+            c.raw(",\"correct\":")
+            c.int(correct)
+            c.raw(",\"wrong\":")
+            c.int(wrong)
+            c.raw(",\"malformed\":")
+            c.int(malformed)
+            c.byte(UInt8(ascii: "}"))
+        }
     }
 
     public mutating func decode(_ line: UnsafeBufferPointer<UInt8>) throws {

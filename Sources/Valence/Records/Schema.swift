@@ -14,9 +14,25 @@ public enum Schema: String, Sendable, CaseIterable {
     case manifest = "valence.manifest/1"
     case config = "valence.config/1"
 
+    /// The tag as constant text, for encoders that write it without building a String.
+    var tag: StaticString {
+        switch self {
+        case .prompt: "valence.prompt/1"
+        case .rollout: "valence.rollout/1"
+        case .verified: "valence.verified/1"
+        case .weighted: "valence.weighted/1"
+        case .group: "valence.group/1"
+        case .policy: "valence.policy/1"
+        case .adam: "valence.adam/1"
+        case .metrics: "valence.metrics/1"
+        case .manifest: "valence.manifest/1"
+        case .config: "valence.config/1"
+        }
+    }
+
     /// Validates a schema value read from a record.
     static func check(_ found: JSONKey, expected: Schema) throws {
-        if found.buffer.elementsEqual(expected.rawValue.utf8) { return }
+        if found == expected.tag { return }
         throw RecordError("schema is \"\(found.string)\", expected \"\(expected.rawValue)\"")
     }
 

@@ -53,18 +53,18 @@ public final class ShardWriter {
     public func endRecord() throws {
         json.newline()
         records += 1
-        if json.bytes.count >= ShardWriter.chunkSize { try compressPending(end: false) }
+        if json.count >= ShardWriter.chunkSize { try compressPending(end: false) }
     }
 
     /// Appends a record given as bytes without the trailing newline.
     public func append(line: [UInt8]) throws {
-        json.bytes.append(contentsOf: line)
+        line.withUnsafeBufferPointer { json.append($0) }
         try endRecord()
     }
 
     func compressPending(end: Bool) throws {
         let mode = end ? ZSTD_e_end : ZSTD_e_continue
-        try json.bytes.withUnsafeBytes { src in
+        try json.withBytes { src in
             var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
             while true {
                 let remaining = try output.withUnsafeMutableBytes { dst -> Int in

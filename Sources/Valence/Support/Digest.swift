@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A 64-bit FNV-1a hash: the checksum in manifests and the basis of run and input digests.
 ///
 /// Not cryptographic: it detects accidental change (a truncated copy, a stale input, a hand edit),
@@ -46,7 +50,25 @@ public struct Digest: Sendable, Hashable {
         return d
     }
 
+    /// Streams the file in 64 KiB chunks, so digesting a large shard keeps memory flat.
     public static func ofFile(_ path: String) throws -> Digest {
-        of(try FileSystem.readFile(path))
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: "no such file") }
+            throw ValenceError.io(path: path, detail: "cannot open: \(FileSystem.errnoText())")
+        }
+        defer { close(fd) }
+        var d = Digest()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ValenceError.io(path: path, detail: "read failed: \(FileSystem.errnoText())")
+            }
+            if n == 0 { break }
+            chunk.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return d
     }
 }

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""`make bench`: throughput, memory and scaling of the streaming stages against their targets.
+
+Builds nothing itself (make builds release first). Creates real run directories with valence-init
+(large BATCH x GROUP so every stage works on real shards), runs each stage with repetitions on
+1M records, once on 10M records, on 2 shards with --jobs 1 and 2, and one whole `make step`
+(pipelines/step.sh); runs the orjson + zstandard baseline (bench/baseline.py) on the same files;
+and measures the zstd floor (`zstd -dc` of a stage's inputs, `zstd -1` of its outputs).
+Prints a table and writes bench/results.json. Timings are best-of-N wall clock; peak RSS comes from
+wait4() (the child's ru_maxrss).
+
+Environment: BENCH_DIR (data, default bench/data), REPS (default 3), PY_REPS (default 1),
+BENCH_10M=0 to skip the 10M-record runs, VALENCE_BIN (default .build/release).
+"""
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("VALENCE_BIN", os.path.join(ROOT, ".build", "release"))
+DATA = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(ROOT, "bench", "data")))
+REPS = int(os.environ.get("REPS", "3"))
+PY_REPS = int(os.environ.get("PY_REPS", "1"))
+BIG = os.environ.get("BENCH_10M", "1") != "0"
+STAGES = ["generate", "verify", "split", "weight", "update"]
+OUTDIR = {"generate": "rollouts", "verify": "verified", "split": "split", "weight": "weighted", "update": "checkpoint"}
+
+
+def run(cmd, env=None, stdout=subprocess.DEVNULL):
+    """Runs cmd; returns (wall seconds, user+sys seconds, peak RSS MB)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env, shell=isinstance(cmd, str))
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"bench: {cmd} failed ({code}): {err.strip()}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def make_run(name, batch, group, shards):
+    path = os.path.join(DATA, name)
+    if os.path.exists(os.path.join(path, "steps", "000001", "weighted")):
+        return path  # reuse data from an earlier bench run (same config, deterministic)
+    shutil.rmtree(path, ignore_errors=True)
+    run([os.path.join(BIN, "valence-init"), "--run", path, "--batch", str(batch), "--group", str(group),
+         "--train", "2000", "--steps", "1", "--shards", str(shards), "--quiet"])
+    for stage in ["generate", "verify", "split", "weight"]:
+        run([os.path.join(BIN, "valence-" + stage), "--run", path, "--step", "1", "--jobs", "2", "--quiet"])
+    return path
+
+
+def stage_cmd(path, stage, jobs=1):
+    cmd = [os.path.join(BIN, "valence-" + stage), "--run", path, "--step", "1", "--quiet"]
+    if stage != "update":
+        cmd += ["--jobs", str(jobs)]
+    return cmd
+
+
+def clear(path, stage):
+    target = os.path.join(path, "steps", "000001", OUTDIR[stage])
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def time_stage(path, stage, reps, jobs=1):
+    best = None
+    rss = 0.0
+    cpu = 0.0
+    for _ in range(reps):
+        clear(path, stage)
+        wall, c, r = run(stage_cmd(path, stage, jobs))
+        if best is None or wall < best:
+            best, cpu = wall, c
+        rss = max(rss, r)
+    return {"seconds": best, "cpu_seconds": cpu, "rss_mb": rss}
+
+
+def shards_of(path, directory):
+    out = []
+    base = os.path.join(path, "steps", "000001", directory)
+    for dirpath, _, files in os.walk(base):
+        out += [os.path.join(dirpath, f) for f in sorted(files) if f.endswith(".jsonl.zst")]
+    return sorted(out)
+
+
+def inputs_of(path, stage):
+    if stage == "generate":
+        return [os.path.join(path, "task", "train.jsonl.zst"), os.path.join(path, "steps", "000000", "checkpoint", "policy.jsonl.zst")]
+    if stage == "verify":
+        return shards_of(path, "rollouts") + [os.path.join(path, "task", "train.jsonl.zst")]
+    if stage == "split":
+        return shards_of(path, "verified")
+    if stage == "weight":
+        return [f for f in shards_of(path, "split") if "/groups/" not in f]
+    return shards_of(path, "weighted")
+
+
+def outputs_of(path, stage):
+    return {"generate": shards_of(path, "rollouts"), "verify": shards_of(path, "verified"),
+            "split": shards_of(path, "split"), "weight": shards_of(path, "weighted"), "update": []}[stage]
+
+
+def zstd_read(files, reps):
+    best = None
+    for _ in range(reps):
+        wall, _, _ = run("zstd -dcq " + " ".join(files) + " > /dev/null")
+        best = wall if best is None else min(best, wall)
+    return best
+
+
+def uncompressed_bytes(files):
+    out = subprocess.run("zstd -dcq " + " ".join(files) + " | wc -c", shell=True, capture_output=True, text=True)
+    return int(out.stdout.strip() or 0)
+
+
+def zstd_write(files, reps):
+    """zstd -1 over the stage's decompressed outputs (prepared untimed in one temp file)."""
+    if not files:
+        return 0.0
+    tmp = os.path.join(DATA, "floor.jsonl")
+    subprocess.run("zstd -dcq " + " ".join(files) + " > " + tmp, shell=True, check=True)
+    best = None
+    for _ in range(reps):
+        wall, _, _ = run(["zstd", "-1", "-q", "-c", tmp])
+        best = wall if best is None else min(best, wall)
+    os.remove(tmp)
+    return best
+
+
+def python_stage(path, stage, reps):
+    out = os.path.join(DATA, "python-out")
+    best = None
+    rss = 0.0
+    for _ in range(reps):
+        shutil.rmtree(out, ignore_errors=True)
+        wall, _, r = run([sys.executable, os.path.join(ROOT, "bench", "baseline.py"), stage, path, out])
+        best = wall if best is None else min(best, wall)
+        rss = max(rss, r)
+    shutil.rmtree(out, ignore_errors=True)
+    return best, rss
+
+
+def records_in(path, stage):
+    cfg = json.load(open(os.path.join(path, "config.json")))
+    return cfg["batch"] * cfg["group"]
+
+
+def main():
+    os.makedirs(DATA, exist_ok=True)
+    t0 = time.perf_counter()
+    print(f"bench: data in {DATA}, {REPS} repetitions (best wall time), machine: {platform.machine()}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    one = make_run("m1", 2000, 500, 1)
+    two = make_run("m1-2shards", 2000, 500, 2)
+    big = make_run("m10", 2000, 5000, 1) if BIG else None
+    results = {"machine": {"cores": os.cpu_count(), "platform": platform.platform(),
+                           "load_average_at_start": os.getloadavg()[0]},
+               "stages": {}, "targets": []}
+
+    rows = []
+    for stage in STAGES:
+        n = records_in(one, stage)
+        sw = time_stage(one, stage, REPS)
+        ins = inputs_of(one, stage)
+        floor_read = zstd_read(ins, REPS)
+        floor_write = zstd_write(outputs_of(one, stage), REPS)
+        mb = uncompressed_bytes(ins if stage != "generate" else outputs_of(one, stage)) / 1e6
+        py, py_rss = python_stage(one, stage, PY_REPS)
+        entry = {"records": n, "seconds": sw["seconds"], "cpu_seconds": sw["cpu_seconds"],
+                 "records_per_s": n / sw["seconds"], "records_per_cpu_s": n / sw["cpu_seconds"], "mb_per_s": mb / sw["seconds"], "rss_mb_1m": sw["rss_mb"],
+                 "zstd_floor_seconds": floor_read + floor_write, "x_zstd_floor": sw["seconds"] / (floor_read + floor_write),
+                 "python_seconds": py, "python_rss_mb": py_rss, "x_python": py / sw["seconds"]}
+        if big:
+            b = time_stage(big, stage, 1)
+            nb = records_in(big, stage)
+            entry.update({"records_10m": nb, "seconds_10m": b["seconds"], "records_per_s_10m": nb / b["seconds"],
+                          "rss_mb_10m": b["rss_mb"]})
+        if stage in ("verify", "split", "weight"):
+            one_shard = sw["seconds"]
+            two_jobs = time_stage(two, stage, REPS, jobs=2)
+            entry.update({"seconds_2shards_jobs2": two_jobs["seconds"], "speedup_2shards": one_shard / two_jobs["seconds"]})
+        results["stages"][stage] = entry
+        print(f"  {stage}: {entry['records_per_s'] / 1e6:.2f}M records/s, {entry['rss_mb_1m']:.0f} MB, "
+              f"python {py:.2f}s", flush=True)
+
+    # A whole step of 1M rollouts through pipelines/step.sh, against zstd -dc of everything it reads.
+    step_run = os.path.join(DATA, "step1m")
+    shutil.rmtree(step_run, ignore_errors=True)
+    run([os.path.join(BIN, "valence-init"), "--run", step_run, "--batch", "2000", "--group", "500", "--train", "2000",
+         "--steps", "1", "--quiet"])
+    run([os.path.join(BIN, "valence-eval"), "--run", step_run, "--step", "0", "--quiet"])
+    env = dict(os.environ, VALENCE_BIN=BIN, QUIET="1", JOBS="1")
+    step_wall, _, step_rss = run([os.path.join(ROOT, "pipelines", "step.sh"), step_run], env=env)
+    read_files = (shards_of(step_run, "rollouts") + shards_of(step_run, "verified") + shards_of(step_run, "split")
+                  + shards_of(step_run, "weighted") + [os.path.join(step_run, "task", "train.jsonl.zst"),
+                                                         os.path.join(step_run, "task", "test.jsonl.zst")])
+    step_floor = zstd_read(read_files, REPS)
+    results["step"] = {"records": 1_000_000, "seconds": step_wall, "zstd_read_seconds": step_floor,
+                       "x_zstd_read": step_wall / step_floor, "peak_rss_mb": step_rss}
+    shutil.rmtree(step_run, ignore_errors=True)
+
+    # Targets.
+    def target(name, value, limit, ok, unit=""):
+        results["targets"].append({"target": name, "value": value, "limit": limit, "pass": bool(ok), "unit": unit})
+
+    st = results["stages"]
+    for s in ("verify", "split", "weight"):
+        target(f"{s} records/s (1 core, 1M)", st[s]["records_per_s"], 1.0e6, st[s]["records_per_s"] >= 1.0e6)
+    target("update records/s (1M)", st["update"]["records_per_s"], 2.0e6, st["update"]["records_per_s"] >= 2.0e6)
+    target("generate rollouts/s (1M)", st["generate"]["records_per_s"], 1.0e6, st["generate"]["records_per_s"] >= 1.0e6)
+    target("1M-rollout step / zstd -dc of its shards", results["step"]["x_zstd_read"], 8.0, results["step"]["x_zstd_read"] <= 8.0, "x")
+    for s in STAGES:
+        target(f"{s} peak RSS at 1M (MB)", st[s]["rss_mb_1m"], 64, st[s]["rss_mb_1m"] <= 64, "MB")
+        if big:
+            target(f"{s} peak RSS at 10M (MB)", st[s]["rss_mb_10m"], 64, st[s]["rss_mb_10m"] <= 64, "MB")
+    for s in ("verify", "split", "weight"):
+        target(f"{s} 2 shards --jobs 2 speed-up", st[s]["speedup_2shards"], 1.8, st[s]["speedup_2shards"] >= 1.8, "x")
+    for s in STAGES:
+        target(f"{s} vs Python orjson+zstandard", st[s]["x_python"], 2.0, st[s]["x_python"] >= 2.0, "x")
+    results["load_average_at_end"] = os.getloadavg()[0]
+    results["bench_seconds"] = time.perf_counter() - t0
+
+    # Table.
+    print()
+    print(f"{'stage':<9} {'records':>9} {'best s':>7} {'rec/s':>8} {'MB/s':>7} {'RSS 1M':>7} {'RSS 10M':>8} "
+          f"{'10M rec/s':>9} {'x floor':>8} {'x python':>8} {'2sh/j2':>7} {'rec/cpu-s':>9}")
+    for s in STAGES:
+        e = st[s]
+        print(f"{s:<9} {e['records']:>9} {e['seconds']:>7.2f} {e['records_per_s'] / 1e6:>7.2f}M {e['mb_per_s']:>7.0f} "
+              f"{e['rss_mb_1m']:>6.0f}M {e.get('rss_mb_10m', float('nan')):>7.0f}M "
+              f"{e.get('records_per_s_10m', float('nan')) / 1e6:>8.2f}M {e['x_zstd_floor']:>8.2f} {e['x_python']:>8.2f} "
+              f"{e.get('speedup_2shards', float('nan')):>7.2f} {e['records_per_cpu_s'] / 1e6:>8.2f}M")
+    s = results["step"]
+    print("(rec/s, MB/s: best wall time; MB/s counts uncompressed input bytes; x floor: time / (zstd -dc of inputs +")
+    print(" zstd -1 of outputs); rec/cpu-s: records per second of the stage's own user+sys CPU time)")
+    print(f"step (1M rollouts, pipelines/step.sh): {s['seconds']:.2f}s = {s['x_zstd_read']:.2f}x zstd -dc of its shards "
+          f"({s['zstd_read_seconds']:.2f}s)")
+    print()
+    for t in results["targets"]:
+        value = f"{t['value'] / 1e6:.2f}M/s" if t["unit"] == "" else f"{t['value']:.2f}{t['unit']}"
+        limit = f"{t['limit'] / 1e6:.1f}M/s" if t["unit"] == "" else f"{t['limit']}{t['unit']}"
+        bound = "<=" if "RSS" in t["target"] or "step" in t["target"] else ">="
+        print(f"  {'PASS' if t['pass'] else 'FAIL'}  {t['target']}: {value} (target {bound} {limit})")
+    print(f"\nbench: {sum(t['pass'] for t in results['targets'])}/{len(results['targets'])} targets met in "
+          f"{results['bench_seconds']:.0f}s; load average {results['load_average_at_end']:.1f} "
+          f"(other work on the machine slows every number)")
+    with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print("bench: wrote bench/results.json")
+
+
+if __name__ == "__main__":
+    main()
