@@ -3,6 +3,7 @@
 # ends byte-identical to an uninterrupted one.
 #
 #   Tests/fault/kill-test.sh [--points N] [--seed S] [--bin DIR] [--keep]     (or: make kill-test)
+#   Tests/fault/kill-test.sh --only eval.3:rename:4 [--bin DIR]   one given point (tool.step:syscall:n)
 #
 # How it works. A small run (3 steps, 2 shards, grpo so that every split output is read) is built
 # once without faults, with every stage traced by strace; that is the reference, and a snapshot of
@@ -27,13 +28,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 REAL=${VALENCE_BIN:-$ROOT/.build/release}
 KEEP=0
+ONLY=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --points) POINTS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --bin) REAL=$(cd "$2" && pwd); shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --only) ONLY=$2; POINTS=1; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "kill-test: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -137,6 +140,7 @@ one_pass() {  # runs the pipeline once through the wrappers; returns its status
 while (( kills < POINTS )); do
   trial=$((trial + 1))
   rand ${#TARGETS[@]}; target=${TARGETS[$R]}
+  [[ -n $ONLY ]] && target=${ONLY%%:*}
   step=${target#*.}
   rm -rf "$RUN"
   if [[ ${target%.*} != init ]]; then
@@ -145,6 +149,10 @@ while (( kills < POINTS )); do
   fi
   desc=()
   pick_point "$target"
+  if [[ -n $ONLY ]]; then
+    KT_SYSCALL=$(echo "$ONLY" | cut -d: -f2); KT_WHEN=$(echo "$ONLY" | cut -d: -f3)
+    (( trial > 1 )) && { echo "kill-test: --only $ONLY was not reached (no such syscall occurrence)"; exit 1; }
+  fi
   export KT_MARK=$W/mark.$trial.1
   status=0; one_pass || status=$?
   if [[ -e $KT_MARK && $status -ne 0 ]]; then
@@ -152,7 +160,7 @@ while (( kills < POINTS )); do
     PER_STAGE[$KT_TOOL]=$(( ${PER_STAGE[$KT_TOOL]:-0} + 1 ))
     # Sometimes kill again while recovering: the same stage or a later one of the same step.
     rand 3
-    if (( R == 0 )) && [[ $KT_TOOL != init ]]; then
+    if (( R == 0 )) && [[ $KT_TOOL != init && -z $ONLY ]]; then
       first=$(order "$KT_TOOL"); again=()
       for t in "${TARGETS[@]}"; do
         if [[ ${t#*.} == "$KT_STEP" && ${t%.*} != init ]] && (( $(order "${t%.*}") >= first )); then again+=("$t"); fi
