@@ -72,11 +72,14 @@ import Testing
         try run.expectRefused("verify", code: 65, file: run.rollouts, line: 4, says: message)
     }
 
-    @Test func nonFiniteAdvantageInWeightedShard() throws {
+    /// 1e200 is finite, but Adam would normalise it away while the gradient norm the update
+    /// reports overflowed (this trapped before advantages were bounded).
+    @Test(arguments: [("1e999", "not a finite number"), ("-1e200", "advantage -1e+200 is outside [-1e6, 1e6]")])
+    func nonFiniteOrHugeAdvantageInWeightedShard(_ value: String, _ message: String) throws {
         let run = try ScratchRun(through: "weight")
         let shard = RunLayout.shard(step: 1, "weighted/negative", shard: 0, shards: 1)
-        try run.editLines(shard) { lines in lines[0] = try replaceValue(lines[0], "adv", with: "1e999") }
-        try run.expectRefused("update", code: 65, file: shard, line: 1, says: "not a finite number", outputs: "steps/000001/checkpoint")
+        try run.editLines(shard) { lines in lines[0] = try replaceValue(lines[0], "adv", with: value) }
+        try run.expectRefused("update", code: 65, file: shard, line: 1, says: message, outputs: "steps/000001/checkpoint")
     }
 
     @Test(arguments: [("1e999", "row 5 logit 0 is inf"), ("NaN", "invalid JSON at column"),

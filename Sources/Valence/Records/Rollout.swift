@@ -31,6 +31,9 @@ public struct Rollout: Sendable, Equatable {
 
     public init() {}
 
+    /// The largest advantage magnitude a weighted record may hold.
+    public static let maxAdvantage = 1e6
+
     /// The record's position in the canonical order every step shard follows.
     @inline(__always) public var order: (Int, Int) { (prompt, sample) }
 
@@ -103,6 +106,11 @@ public struct Rollout: Sendable, Equatable {
             else if key == "adv" && schema == .weighted {
                 try seen.insert(4096)
                 advantage = try s.finiteDouble("adv")
+                // No objective gives more than about 1e3 (lambda <= 1e3; grpo's 1/std with G <= 1e6);
+                // a bigger hand-edited value would overflow the gradient norms update reports.
+                guard abs(advantage) <= Rollout.maxAdvantage else {
+                    throw RecordError("advantage \(advantage) is outside [-1e6, 1e6]")
+                }
             }
             else { try s.skipValue() }
         }
