@@ -32,7 +32,7 @@ public struct Rollout: Sendable, Equatable {
     public init() {}
 
     /// The largest advantage magnitude a weighted record may hold.
-    public static let maxAdvantage = 1e6
+    public static let maxAdvantage = 1e9
 
     /// The record's position in the canonical order every step shard follows.
     @inline(__always) public var order: (Int, Int) { (prompt, sample) }
@@ -106,10 +106,11 @@ public struct Rollout: Sendable, Equatable {
             else if key == "adv" && schema == .weighted {
                 try seen.insert(4096)
                 advantage = try s.finiteDouble("adv")
-                // No objective gives more than about 1e3 (lambda <= 1e3; grpo's 1/std with G <= 1e6);
-                // a bigger hand-edited value would overflow the gradient norms update reports.
+                // Objectives give at most about 1e3 (lambda <= 1e3, grpo's 1/std), 1e6 for a grpo group
+                // whose counts contradict its records; far beyond that, a hand-edited value would
+                // overflow the gradient norms update reports.
                 guard abs(advantage) <= Rollout.maxAdvantage else {
-                    throw RecordError("advantage \(advantage) is outside [-1e6, 1e6]")
+                    throw RecordError("advantage \(advantage) is outside [-1e9, 1e9]")
                 }
             }
             else { try s.skipValue() }
