@@ -240,8 +240,8 @@ import Testing
 // MARK: - Helpers
 
 /// A small run (200 train prompts, B = 16, G = 4) in a temporary directory, advanced through step
-/// 1's stages up to and including `through` with the real executables.
-struct ScratchRun {
+/// 1's stages up to and including `through` with the real executables; removed when released.
+final class ScratchRun {
     let root: String
     let run: String
     let rollouts = RunLayout.shard(step: 1, GenerateStage.directory, shard: 0, shards: 1)
@@ -260,6 +260,8 @@ struct ScratchRun {
             if stage == last { break }
         }
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
 
     func path(_ relative: String) -> String { "\(run)/\(relative)" }
 
