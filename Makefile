@@ -43,7 +43,7 @@ INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $
   --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS)
 
 .PHONY: help deps plot-deps build test bench compare run step init status generate verify split weight update eval report clean
-.PHONY: slurm-run slurm-status test-slurm
+.PHONY: slurm-run slurm-status test-slurm kill-test fuzz
 
 help: ## Show targets and variables
 	@echo "Valence: PSR / NSR / W-REINFORCE on a tabular policy, staged over zstd JSONL shards."
@@ -52,11 +52,14 @@ help: ## Show targets and variables
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
+	@echo "  make kill-test   SIGKILL stages at 60 seeded points; recovery must be byte-identical"
+	@echo "  make fuzz        1M libFuzzer inputs through the shard decoder and the verifier"
 	@echo
 	@echo "Runs:"
 	@echo "  make run RUN=runs/NAME OBJECTIVE=nsr STEPS=60 SEED=1 WINDOW=0 OPTIM=adam LR=0.03 ...   one run, resumable"
 	@echo "  make step RUN=runs/NAME        advance a run by exactly one step (cron-safe, locked)"
 	@echo "  make status RUN=runs/NAME      where the run is"
+	@echo "  (cron: see pipelines/cron.example; reliability: docs/reliability.md)"
 	@echo "  make init RUN=...              create the run directory only"
 	@echo "  make generate|verify|split|weight RUN=... STEP=N [SHARD=i]   one stage by hand"
 	@echo "  make update|eval RUN=... STEP=N"
@@ -126,7 +129,11 @@ run: build ## One run, created if needed and resumed from its last complete step
 init: build ## Create the run directory only
 	@$(BIN)/valence-init --run $(RUN) $(INIT_FLAGS)
 
-step: build ## Advance RUN by exactly one step (locked; cron-safe)
+# step builds only when a binary is missing: cron has no swift on PATH, and `swift build` would
+# wait on SwiftPM's lock instead of letting an overlapping call say "busy" at once. After changing
+# the code, run `make build` (or `make run`, which always builds).
+STEP_BINS := $(addprefix $(BIN)/valence-,status generate verify split weight update eval)
+step: $(if $(filter-out $(wildcard $(STEP_BINS)),$(STEP_BINS)),build) ## Advance RUN by exactly one step (locked; cron-safe)
 	@JOBS=$(JOBS) pipelines/step.sh $(RUN)
 
 status: build
@@ -152,6 +159,16 @@ slurm-status: build ## Where a Slurm run is: valence-status, its queued jobs, fa
 
 test-slurm: build ## Install Slurm if missing, start a one-node cluster, run 3 steps x 4 shards, compare, stop
 	@pipelines/slurm/test.sh
+
+KILL_POINTS ?= 60
+KILL_SEED   ?= 1
+kill-test: build ## Fault injection: SIGKILL stages at KILL_POINTS seeded points, check byte-identical recovery
+	@Tests/fault/kill-test.sh --points $(KILL_POINTS) --seed $(KILL_SEED) --bin $(BIN)
+
+FUZZ_RUNS ?= 1000000
+FUZZ_SEED ?= 1
+fuzz: deps ## Fuzz the shard decoder and the verifier with libFuzzer for FUZZ_RUNS inputs
+	@Tests/fuzz/fuzz.sh --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
 
 clean: ## Remove build products (runs/ are kept)
 	$(SWIFT) package clean

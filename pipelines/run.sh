@@ -15,13 +15,22 @@ RUN=$1; shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${VALENCE_BIN:-$HERE/../.build/release}
 
-"$BIN/valence-init" --run "$RUN" --quiet "$@"
-
+# Lock before valence-init: two overlapping first calls must not write the same files at once.
+created=0
+[[ -d "$RUN" ]] || created=1
+mkdir -p "$RUN"
 exec 9>>"$RUN/.lock"
 if ! flock -n 9; then
   echo "valence-run: $RUN is busy (another process holds $RUN/.lock)" >&2
   exit 75
 fi
+"$BIN/valence-init" --run "$RUN" --quiet "$@" || {
+  status=$?
+  # A refused config leaves nothing behind: not even the directory this call created.
+  # (Safe while we hold the lock: every other caller takes it with flock -n and gives up.)
+  if [[ $created == 1 && -z "$(ls -A "$RUN" | grep -vx '.lock')" ]]; then rm -f "$RUN/.lock"; rmdir "$RUN"; fi
+  exit $status
+}
 export VALENCE_LOCK_HELD=1
 while [[ "$("$BIN/valence-status" --run "$RUN" --next)" != done ]]; do
   "$HERE/step.sh" "$RUN"

@@ -5,7 +5,9 @@
 #
 # Safe to call repeatedly and from cron: it takes a per-run lock (a second overlapping call exits 0
 # at once, saying the run is busy), resumes a step a crash interrupted (completed stages are
-# skipped by their manifests), and does nothing once the run has reached its last step.
+# skipped by their manifests), deletes temporary files a crash left, and does nothing once the run
+# has reached its last step. Exit status: 0 (stepped, busy or already complete), else the failing
+# stage's (see docs/reliability.md).
 # The first call also evaluates the base policy (step 0).
 #
 # Environment: VALENCE_BIN (directory of the valence-* binaries, default .build/release next to
@@ -33,6 +35,9 @@ if [[ -z "${VALENCE_LOCK_HELD:-}" ]]; then
     exit 0
   fi
 fi
+
+# Under the lock no stage of this run is writing, so any temporary file is a crash leftover.
+find "$RUN" -name '.*.tmp' -type f -delete 2>/dev/null || true
 
 next=$("$BIN/valence-status" --run "$RUN" --next)
 if [[ "$next" == 0 ]]; then

@@ -77,6 +77,9 @@ public enum JSONValue: Sendable, Equatable {
         default:
             let start = s.pos
             let d = try s.double()
+            // 1e999 is valid JSON but no finite Double: refuse it here so no NaN or infinity can
+            // reach a config, a manifest statistic or (via them) a writer.
+            guard d.isFinite else { throw s.error("number out of range (it overflows a Double)") }
             var integral = true
             for i in start..<s.pos where s.base[i] == UInt8(ascii: ".") || s.base[i] | 0x20 == UInt8(ascii: "e") {
                 integral = false

@@ -13,6 +13,11 @@ public struct TabularPolicy: Sendable, Equatable {
 
     public static let vocabulary = ContextSpace.vocabulary
 
+    /// The largest logit magnitude a policy file may hold. Far beyond anything training reaches,
+    /// and small enough that z / T, softmax and log-probabilities stay finite at every allowed
+    /// temperature, so a hand-edited 1e300 is refused instead of turning into NaN downstream.
+    public static let maxLogit = 1e6
+
     public init(space: ContextSpace, logits: [Double]) {
         precondition(logits.count == space.rowCount * TabularPolicy.vocabulary)
         self.space = space
@@ -117,6 +122,7 @@ public struct TabularPolicy: Sendable, Equatable {
             guard row.count == 10 else { throw RecordError("row \(index) has \(row.count) logits, expected 10") }
             for (k, v) in row.enumerated() {
                 guard v.isFinite else { throw RecordError("row \(index) logit \(k) is \(v)") }
+                guard abs(v) <= maxLogit else { throw RecordError("row \(index) logit \(k) = \(v) is outside [-1e6, 1e6]") }
                 logits[index * 10 + k] = v
             }
             next += 1

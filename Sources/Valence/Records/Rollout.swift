@@ -31,6 +31,9 @@ public struct Rollout: Sendable, Equatable {
 
     public init() {}
 
+    /// The largest advantage magnitude a weighted record may hold.
+    public static let maxAdvantage = 1e9
+
     /// The record's position in the canonical order every step shard follows.
     @inline(__always) public var order: (Int, Int) { (prompt, sample) }
 
@@ -151,7 +154,14 @@ public struct Rollout: Sendable, Equatable {
                 else if v == "malformed" { verdict = .malformed }
                 else { throw RecordError("verdict \"\(v.string)\" is not correct, wrong or malformed") }
             case 11: reward = try s.intField("reward")
-            default: advantage = try s.finiteDouble("adv")
+            default:
+                advantage = try s.finiteDouble("adv")
+                // Objectives give at most about 1e3 (lambda <= 1e3, grpo's 1/std), 1e6 for a grpo group
+                // whose counts contradict its records; far beyond that, a hand-edited value would
+                // overflow the gradient norms update reports.
+                guard abs(advantage) <= Rollout.maxAdvantage else {
+                    throw RecordError("advantage \(advantage) is outside [-1e9, 1e9]")
+                }
             }
         }
         try s.finish()

@@ -43,20 +43,22 @@ public struct RunConfig: Sendable, Equatable {
         let pairs = task.operandCount * task.operandCount
         try check(trainPrompts >= 1 && testPrompts >= 1 && trainPrompts + testPrompts <= pairs,
                   "train (\(trainPrompts)) and test (\(testPrompts)) prompts must be >= 1 and together at most \(pairs) for digits = \(digits)")
-        try check(alpha > 0 && alpha.isFinite, "alpha = \(alpha) must be > 0")
+        try check(alpha >= 1e-6 && alpha <= 1e6, "alpha = \(alpha) must be in [0.000001, 1000000]")
         try check(corpus >= 1 && corpus <= 100_000_000, "corpus = \(corpus) must be in 1...100000000")
         try check((0...1).contains(forget), "forget = \(forget) must be in [0, 1]")
         try check((0...1).contains(noise), "noise = \(noise) must be in [0, 1]")
-        try check(baseTemperature > 0 && baseTemperature.isFinite, "base temperature = \(baseTemperature) must be > 0")
-        try check(lambda >= 0 && lambda.isFinite, "lambda = \(lambda) must be >= 0")
+        // Temperatures and the scale of advantages are bounded so that every logit, probability and
+        // statistic a run writes stays a finite number (JSON has no NaN or infinity).
+        try check(baseTemperature >= 1e-3 && baseTemperature <= 1e3, "base temperature = \(baseTemperature) must be in [0.001, 1000]")
+        try check(lambda >= 0 && lambda <= 1e3, "lambda = \(lambda) must be in [0, 1000]")
         try check(batch >= 1 && batch <= trainPrompts, "batch = \(batch) must be in 1...\(trainPrompts) (the train prompts)")
         try check(group >= 1 && group <= 1_000_000, "group = \(group) must be in 1...1000000")
         if objective.readsGroups {
             try check(group >= 2, "\(objective.rawValue) needs group >= 2 (it compares samples within a group), got \(group)")
         }
-        try check(learningRate > 0 && learningRate.isFinite, "lr = \(learningRate) must be > 0")
+        try check(learningRate > 0 && learningRate <= 1e3, "lr = \(learningRate) must be in (0, 1000]")
         try check(steps >= 0 && steps <= 1_000_000, "steps = \(steps) must be in 0...1000000")
-        try check(evalTemperature > 0 && evalTemperature.isFinite, "eval temperature = \(evalTemperature) must be > 0")
+        try check(evalTemperature >= 1e-3 && evalTemperature <= 1e3, "eval temperature = \(evalTemperature) must be in [0.001, 1000]")
         try check(shards >= 1 && shards <= batch, "shards = \(shards) must be in 1...\(batch) (the batch size)")
     }
 

@@ -17,6 +17,10 @@ public struct RecordError: Error, Sendable, CustomStringConvertible {
 /// that is not zstd, is corrupt (zstd's frame checksum) or ends mid-frame is rejected with an error
 /// naming it; an error thrown while handling a line is reported with the file and line number.
 public enum ShardReader {
+    /// The longest line a shard may hold. Real records are a few hundred bytes; the limit keeps a
+    /// corrupt or hostile file (say, gigabytes without a newline) from exhausting memory.
+    public static let maxLineBytes = 1 << 26
+
     /// Calls `body` with each non-blank line (without its newline) and its 1-based line number.
     /// Returns how many lines were handled and the digest of the compressed file bytes.
     @discardableResult
@@ -77,6 +81,9 @@ public enum ShardReader {
             compressed.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
             var input = compressed.withUnsafeBytes { ZSTD_inBuffer(src: $0.baseAddress, size: got, pos: 0) }
             while input.pos < input.size {
+                if carried > maxLineBytes {
+                    throw ValenceError.badData(path: path, line: lineNumber + 1, detail: "line longer than \(maxLineBytes >> 20) MiB (not a Valence record)")
+                }
                 if lines.count - carried < outSize { lines.append(contentsOf: [UInt8](repeating: 0, count: outSize)) }
                 let produced = try compressed.withUnsafeBytes { src -> Int in
                     input.src = src.baseAddress

@@ -113,8 +113,11 @@ public enum EvalStage {
             outputs: [.init(path: metricsFile, schema: Schema.metrics.rawValue, records: splits.count, bytes: w.bytes.count, digest: Digest.of(w.bytes).value)],
             stats: [("splits", .array(splits.map { .string($0) }))]
         )
+        // metrics.jsonl first, the manifest last: a crash between the two leaves the step
+        // unevaluated, so the rerun evaluates it again and rewrites the same bytes. The other order
+        // could leave a finished run whose metrics.jsonl lacks its last line.
+        try rebuildMetrics(env, including: step)
         try manifest.write(to: env.layout.path(manifestFile))
-        try rebuildMetrics(env)
         env.say("eval: step \(step)/\(config.steps) \(config.objective.rawValue) w\(config.window): \(summaryLine)")
         return manifest
     }
@@ -159,11 +162,13 @@ public enum EvalStage {
 
     /// Rewrites `RUN/metrics.jsonl` from every evaluated step, in step order: rerunning an eval can
     /// never duplicate a line, and a crash mid-write leaves the previous complete file.
-    public static func rebuildMetrics(_ env: StageEnvironment) throws {
+    /// `including` names a step whose eval file is written but whose manifest is not yet.
+    public static func rebuildMetrics(_ env: StageEnvironment, including pending: Int? = nil) throws {
         var bytes: [UInt8] = []
         let names = (try? FileSystem.list(env.layout.path("steps"))) ?? []
         for name in names {
-            guard let step = Int(name), FileSystem.exists(env.layout.path(RunLayout.evalManifest(step))) else { continue }
+            guard let step = Int(name),
+                  step == pending || FileSystem.exists(env.layout.path(RunLayout.evalManifest(step))) else { continue }
             bytes += try FileSystem.readFile(env.layout.path("\(RunLayout.stepDirectory(step))/\(directory)/metrics.jsonl"))
         }
         if (try? FileSystem.readFile(env.layout.metrics)) != bytes {

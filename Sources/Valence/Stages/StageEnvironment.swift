@@ -42,11 +42,22 @@ public struct StageEnvironment: Sendable {
     }
 
     /// The existing manifest at `path` if it was made from exactly these inputs and its outputs are
-    /// all still in place; nil means the stage must (re)run.
+    /// all still in place, byte for byte; nil means the stage must (re)run.
+    ///
+    /// Before returning nil it deletes a stale manifest: while the stage rewrites its outputs (or
+    /// after it fails on bad input) no downstream stage can mistake old or half-replaced outputs
+    /// for current ones. Outputs count only when a manifest lists them.
     func upToDate(_ path: String, inputs: UInt64) -> Manifest? {
-        guard let m = try? Manifest.read(layout.path(path)), m.inputs == inputs, m.run == runID else { return nil }
-        for o in m.outputs where FileSystem.fileSize(layout.path(o.path)) != o.bytes { return nil }
-        return m
+        let full = layout.path(path)
+        if let m = try? Manifest.read(full), m.inputs == inputs, m.run == runID,
+           m.outputs.allSatisfy({ o in
+               FileSystem.fileSize(layout.path(o.path)) == o.bytes
+                   && (try? Digest.ofFile(layout.path(o.path)).value) == o.digest
+           }) {
+            return m
+        }
+        if FileSystem.exists(full) { FileSystem.remove(full) }
+        return nil
     }
 
     /// Reads an upstream manifest, failing clearly if that stage has not completed or belongs to

@@ -34,12 +34,17 @@ public enum UpdateStage {
         var negative = GradientAccumulator(rowCount: space.rowCount)
         var rows: [Int] = []
         var rowsPrompt = -1
+        let operands = space.task.operandCount
         for manifest in weighted {
             for output in manifest.outputs {
                 let isPositive = output.path.contains("/positive/")
                 try env.forEachRollout(output, as: .weighted, step: step) { r in
                     guard r.tokens.count == space.length else {
                         throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
+                    }
+                    // a and b pick the table rows: out of range they would index outside it.
+                    guard (0..<operands).contains(r.a), (0..<operands).contains(r.b) else {
+                        throw RecordError("operands \(r.a), \(r.b) are outside [0, \(operands))")
                     }
                     if r.prompt != rowsPrompt {
                         space.rows(a: r.a, b: r.b, into: &rows)
@@ -59,9 +64,9 @@ public enum UpdateStage {
         var g = gPositive
         for i in g.indices { g[i] += gNegative[i] }
         state.step(parameters: &policy.logits, gradient: g, learningRate: config.learningRate)
-        for (i, z) in policy.logits.enumerated() where !z.isFinite {
+        for (i, z) in policy.logits.enumerated() where !(abs(z) <= TabularPolicy.maxLogit) {
             throw ValenceError.badData(path: env.layout.path(policyFile), line: nil,
-                                       detail: "update produced a non-finite logit in row \(i / 10) (\(space.label(row: i / 10))); lower the learning rate")
+                                       detail: "update produced logit \(z) in row \(i / 10) (\(space.label(row: i / 10))), outside [-1e6, 1e6]; lower the learning rate")
         }
 
         let p = try policy.write(to: env.layout.path(RunLayout.policy(step)))
