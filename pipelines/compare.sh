@@ -4,14 +4,14 @@
 #
 #   pipelines/compare.sh OUT [extra valence-init options...]     (or: make compare)
 #
-# Environment: OBJECTIVES (default "psr nsr w-reinforce reinforce grpo rloo"), WINDOWS ("0 1"),
+# Environment: OBJECTIVES (default "psr nsr w-reinforce reinforce grpo rloo dr-grpo topr ppo"), WINDOWS ("0 1"),
 # SEEDS ("1"), JOBS (runs in parallel, default 2).
 set -euo pipefail
 
 OUT=${1:-runs/compare}; shift || true
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${VALENCE_BIN:-$HERE/../.build/release}
-OBJECTIVES=${OBJECTIVES:-psr nsr w-reinforce reinforce grpo rloo}
+OBJECTIVES=${OBJECTIVES:-psr nsr w-reinforce reinforce grpo rloo dr-grpo topr ppo}
 WINDOWS=${WINDOWS:-0 1}
 SEEDS=${SEEDS:-1}
 JOBS=${JOBS:-2}

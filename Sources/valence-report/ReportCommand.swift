@@ -7,11 +7,18 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "valence-report",
         abstract: "Compare finished runs: a Pass@k table per regime (report.md) and passk.csv.",
-        discussion: "Each RUN is a run directory with metrics.jsonl. Runs are grouped by context window; the base row is step 0."
+        discussion: """
+            Each RUN is a run directory with metrics.jsonl. Runs are grouped by context window; the base row is step 0. \
+            With --ablation, runs are grouped into cells by optimizer, minibatches and PPO clip instead, averaged over \
+            seeds (report.md with PSR-vs-NSR sentences, ablation.csv).
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("Directory to write report.md and passk.csv into.", valueName: "dir"))
     var out: String
+
+    @Flag(help: "Write the ablation report (cells of optimizer x minibatches x clip, mean ± SE over seeds).")
+    var ablation = false
 
     @Argument(help: ArgumentHelp("Run directories to compare.", valueName: "run"))
     var runs: [String]
@@ -20,6 +27,11 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runStage("valence-report") {
+            if ablation {
+                try AblationReport.load(runs: runs).write(to: out)
+                output.log?("report: wrote \(out)/report.md and \(out)/ablation.csv (\(runs.count) runs)")
+                return
+            }
             let report = try ComparisonReport.load(runs: runs)
             try report.write(to: out)
             output.log?("report: wrote \(out)/report.md and \(out)/passk.csv (\(runs.count) runs)")

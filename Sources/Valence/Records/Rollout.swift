@@ -28,6 +28,9 @@ public struct Rollout: Sendable, Equatable {
     public var reward = 0
     /// A_i, the objective's advantage for this response.
     public var advantage = 0.0
+    /// Per-position advantages A_ij (`adv_tokens`, optional; ppo writes them). When present they
+    /// replace `advantage` in the gradient, and `advantage` holds their mean for summaries.
+    public var advantageTokens: [Double] = []
 
     public init() {}
 
@@ -52,6 +55,7 @@ public struct Rollout: Sendable, Equatable {
         }
         if schema == .weighted {
             w.key("adv"); w.double(advantage)
+            if !advantageTokens.isEmpty { w.key("adv_tokens"); w.doubleArray(advantageTokens) }
         }
         w.endObject()
     }
@@ -61,6 +65,7 @@ public struct Rollout: Sendable, Equatable {
     public mutating func decode(_ line: UnsafeBufferPointer<UInt8>, as schema: Schema) throws {
         var s = JSONScanner(line)
         var seen = FieldSet()
+        advantageTokens.removeAll(keepingCapacity: true)
         try s.beginObject()
         while let key = try s.nextKey() {
             if key == "schema" { try seen.insert(1); try Schema.check(try s.stringBytes(), expected: schema) }
@@ -104,6 +109,11 @@ public struct Rollout: Sendable, Equatable {
                 try seen.insert(4096)
                 advantage = try s.finiteDouble("adv")
             }
+            else if key == "adv_tokens" && schema == .weighted {
+                try seen.insert(8192)
+                try s.doubles(into: &advantageTokens)
+                for v in advantageTokens where !v.isFinite { throw RecordError("field \"adv_tokens\" holds a non-finite number") }
+            }
             else { try s.skipValue() }
         }
         try s.finish()
@@ -127,7 +137,12 @@ public struct Rollout: Sendable, Equatable {
                 throw RecordError("reward \(reward) contradicts verdict \"\(verdict.rawValue)\"")
             }
         }
-        if schema == .weighted { try seen.require(4096, "adv") }
+        if schema == .weighted {
+            try seen.require(4096, "adv")
+            if !advantageTokens.isEmpty && advantageTokens.count != tokens.count {
+                throw RecordError("\(advantageTokens.count) token advantages for \(tokens.count) tokens")
+            }
+        }
     }
 }
 

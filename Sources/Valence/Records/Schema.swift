@@ -10,6 +10,7 @@ public enum Schema: String, Sendable, CaseIterable {
     case group = "valence.group/1"
     case policy = "valence.policy/1"
     case adam = "valence.adam/1"
+    case critic = "valence.critic/1"
     case metrics = "valence.metrics/1"
     case manifest = "valence.manifest/1"
     case config = "valence.config/1"

@@ -88,7 +88,7 @@ public struct ComparisonReport: Sendable {
             md += "seed \(c.seed); task add with nd = \(c.digits) (\(c.trainPrompts) train / \(c.testPrompts) test prompts); "
             md += "base policy from \(c.corpus) noisy solutions (forget \(c.forget), noise \(c.noise), alpha \(c.alpha)); "
             md += "B = \(c.batch) prompts x G = \(c.group) rollouts per step; \(c.optimizer.rawValue), lr \(c.learningRate); "
-            md += "lambda \(c.lambda) for w-reinforce; eval temperature \(c.evalTemperature).\n\n"
+            md += "lambda \(c.lambda) for w-reinforce; eval temperature \(c.evalTemperature); update switches: \(c.switchSummary).\n\n"
             md += "Runs: " + runs.map { "`\($0.path)`" }.joined(separator: ", ") + "\n"
         }
         return md
