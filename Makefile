@@ -123,7 +123,7 @@ test: deps ## Build and run every test: unit, property and end-to-end (through t
 	$(SWIFT) test --skip-build
 
 compare: build ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md and passk.csv
-	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)
+	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS) $(SWITCH_FLAGS)
 
 ablation: build ## psr/nsr/w-reinforce over {sgd,adam} x {M=1,4} x {no clip, clip 0.2}, 3 seeds -> $(ABLATION_OUT)/report.md
 	@SEEDS="$(ABLATION_SEEDS)" OBJECTIVES="$(ABLATION_OBJECTIVES)" OPTIMIZERS="$(ABLATION_OPTIMS)" \
