@@ -11,6 +11,15 @@ WINDOW     ?= 0
 OPTIM      ?= adam
 LR         ?=
 LAMBDA     ?= 0.1
+# Update switches (docs/objectives.md); the defaults are the plain step.
+MINIBATCHES ?= 1
+CLIP       ?= off
+ENTROPY    ?= 0
+KL         ?= 0
+WD         ?=
+GRAD_CLIP  ?= off
+CRITIC_LR  ?= 0.5
+FILTER_GROUPS ?= 0
 BATCH      ?= 64
 GROUP      ?= 8
 DIGITS     ?= 3
@@ -31,7 +40,13 @@ NO_BUILD   ?=
 OUT        ?= runs/compare
 SEEDS      ?= 1
 SAMPLES    ?= 1024
-OBJECTIVES ?= psr nsr w-reinforce reinforce grpo rloo
+OBJECTIVES ?= psr nsr w-reinforce reinforce grpo rloo dr-grpo topr ppo
+ABLATION_OUT   ?= runs/ablation
+ABLATION_SEEDS ?= 1 2 3
+ABLATION_OBJECTIVES  ?= psr nsr w-reinforce
+ABLATION_OPTIMS      ?= sgd adam
+ABLATION_MINIBATCHES ?= 1 4
+ABLATION_CLIPS       ?= off 0.2
 
 SWIFT      ?= swift
 BIN        := .build/$(CONFIG)
@@ -40,9 +55,16 @@ export VALENCE_BIN := $(abspath $(BIN))
 INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $(WINDOW) \
   --optimizer $(OPTIM) $(if $(LR),--lr $(LR)) --lambda $(LAMBDA) --batch $(BATCH) --group $(GROUP) \
   --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS) --alpha $(ALPHA) \
-  --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS)
+  --forget $(FORGET) --noise $(NOISE) --eval-temperature $(EVAL_TEMP) --shards $(SHARDS) $(SWITCH_FLAGS)
+SWITCH_FLAGS = --minibatches $(MINIBATCHES) $(if $(filter-out off,$(CLIP)),--clip $(CLIP)) \
+  --entropy-coef $(ENTROPY) --kl-coef $(KL) $(if $(WD),--weight-decay $(WD)) \
+  $(if $(filter-out off,$(GRAD_CLIP)),--grad-clip $(GRAD_CLIP)) --critic-lr $(CRITIC_LR) \
+  $(if $(filter 1 yes true on,$(FILTER_GROUPS)),--filter-groups)
+# The regime the ablation runs on (its grid sets the optimizer, minibatches and clip itself).
+ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
+  --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
-.PHONY: help deps plot-deps build test bench compare run step init status generate verify split weight update eval report clean
+.PHONY: help deps plot-deps build test bench compare ablation run step init status generate verify split weight update eval report clean
 .PHONY: slurm-run slurm-status test-slurm kill-test fuzz
 
 help: ## Show targets and variables
@@ -50,6 +72,7 @@ help: ## Show targets and variables
 	@echo
 	@echo "Main commands:"
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
+	@echo "  make ablation    psr/nsr/w-reinforce x {sgd,adam} x {M=1,4} x {no clip, clip 0.2} x 3 seeds -> $(ABLATION_OUT)/report.md"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo "  make kill-test   SIGKILL stages at 60 seeded points; recovery must be byte-identical"
@@ -71,12 +94,17 @@ help: ## Show targets and variables
 	@echo "  make test-slurm                              a real one-node Slurm cluster: run, compare, stop (root)"
 	@echo
 	@echo "Variables (default):"
-	@echo "  RUN=$(RUN) OBJECTIVE=$(OBJECTIVE) (psr nsr reinforce w-reinforce grpo rloo dr-grpo) STEPS=$(STEPS)"
-	@echo "  SEED=$(SEED) WINDOW=$(WINDOW) OPTIM=$(OPTIM) (sgd|adam) LR=<0.03 adam, 1.0 sgd> LAMBDA=$(LAMBDA)"
+	@echo "  RUN=$(RUN) OBJECTIVE=$(OBJECTIVE) (psr nsr reinforce w-reinforce grpo rloo dr-grpo topr ppo) STEPS=$(STEPS)"
+	@echo "  SEED=$(SEED) WINDOW=$(WINDOW) OPTIM=$(OPTIM) (sgd|adam|adamw) LR=<0.03 adam(w), 1.0 sgd> LAMBDA=$(LAMBDA)"
+	@echo "  switches: MINIBATCHES=$(MINIBATCHES) CLIP=$(CLIP) (epsilon|off) ENTROPY=$(ENTROPY) KL=$(KL) WD=<0.01 with adamw>"
+	@echo "  GRAD_CLIP=$(GRAD_CLIP) (norm|off) CRITIC_LR=$(CRITIC_LR) (ppo) FILTER_GROUPS=$(FILTER_GROUPS) (1: drop uniform groups)"
 	@echo "  BATCH=$(BATCH) GROUP=$(GROUP) DIGITS=$(DIGITS) TRAIN=$(TRAIN) TEST=$(TEST) CORPUS=$(CORPUS)"
 	@echo "  ALPHA=$(ALPHA) FORGET=$(FORGET) NOISE=$(NOISE) EVAL_TEMP=$(EVAL_TEMP)"
 	@echo "  SHARDS=$(SHARDS) (shards per step) JOBS=<from make -j, else 1> (shards at once)"
 	@echo "  compare: OUT=$(OUT) SEEDS='$(SEEDS)' OBJECTIVES='$(OBJECTIVES)' SAMPLES=$(SAMPLES) (sampled Pass@k, 0 = off)"
+	@echo "  ablation: ABLATION_OUT=$(ABLATION_OUT) ABLATION_SEEDS='$(ABLATION_SEEDS)' ABLATION_OBJECTIVES='$(ABLATION_OBJECTIVES)'"
+	@echo "    ABLATION_OPTIMS='$(ABLATION_OPTIMS)' ABLATION_MINIBATCHES='$(ABLATION_MINIBATCHES)' ABLATION_CLIPS='$(ABLATION_CLIPS)'"
+	@echo "    (the regime comes from STEPS WINDOW BATCH GROUP DIGITS TRAIN TEST CORPUS LAMBDA)"
 	@echo "  CONFIG=$(CONFIG) (release|debug build used by the targets)"
 
 deps: ## Install the system packages Valence needs (libzstd-dev; zstd and jq for inspecting shards)
@@ -121,7 +149,11 @@ bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python
 	@VALENCE_BIN=$(abspath .build/release) python3 bench/bench.py
 
 compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md, figures, passk.csv
-	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS)
+	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS) $(SWITCH_FLAGS)
+
+ablation: build ## psr/nsr/w-reinforce over {sgd,adam} x {M=1,4} x {no clip, clip 0.2}, 3 seeds -> $(ABLATION_OUT)/report.md
+	@SEEDS="$(ABLATION_SEEDS)" OBJECTIVES="$(ABLATION_OBJECTIVES)" OPTIMIZERS="$(ABLATION_OPTIMS)" \
+	  MINIBATCHES="$(ABLATION_MINIBATCHES)" CLIPS="$(ABLATION_CLIPS)" pipelines/ablation.sh $(ABLATION_OUT) $(ABLATION_FLAGS)
 
 run: build ## One run, created if needed and resumed from its last complete step
 	@pipelines/run.sh $(RUN) $(INIT_FLAGS)

@@ -34,9 +34,17 @@ struct InitCommand: ParsableCommand {
     @Option(help: "lambda of w-reinforce.") var lambda = 0.1
     @Option(name: .customLong("batch"), help: "Prompts per step B.") var batch = 64
     @Option(name: .customLong("group"), help: "Rollouts per prompt G.") var group = 8
-    @Option(help: "Optimizer: sgd or adam.") var optimizer = OptimizerKind.adam
+    @Option(help: "Optimizer: sgd, adam or adamw.") var optimizer = OptimizerKind.adam
     @Option(help: "Learning rate (default: 0.03 for adam, 1.0 for sgd).") var lr: Double?
     @Option(help: "Training steps.") var steps = 60
+    @Option(help: "Minibatches M per step: one optimizer step each, seeded shuffle.") var minibatches = 1
+    @Option(help: "PPO clip epsilon (e.g. 0.2); default off.") var clip: Double?
+    @Option(name: .customLong("entropy-coef"), help: "Entropy bonus coefficient.") var entropyCoef = 0.0
+    @Option(name: .customLong("kl-coef"), help: "Coefficient of KL(pi || base policy).") var klCoef = 0.0
+    @Option(name: .customLong("weight-decay"), help: "adamw's decoupled weight decay (default 0.01; adamw only).") var weightDecay: Double?
+    @Option(name: .customLong("grad-clip"), help: "Clip each gradient to this Frobenius norm; default off.") var gradClip: Double?
+    @Option(name: .customLong("critic-lr"), help: "Learning rate of ppo's tabular critic.") var criticLR = 0.5
+    @Flag(name: .customLong("filter-groups"), help: "Drop groups whose rollouts are all correct or all wrong before weighting.") var filterGroups = false
     @Option(help: "Shards per step.") var shards = 1
     @Option(name: .customLong("eval-temperature"), help: "Temperature of the evaluated policy softmax(z / T).") var evalTemperature = 1.0
     @Flag(name: .customLong("eval-train"), help: "Also evaluate on the train prompts.") var evalTrain = false
@@ -63,6 +71,14 @@ struct InitCommand: ParsableCommand {
             c.optimizer = optimizer
             c.learningRate = lr ?? optimizer.defaultLearningRate
             c.steps = steps
+            c.minibatches = minibatches
+            c.clip = clip
+            c.entropyCoef = entropyCoef
+            c.klCoef = klCoef
+            c.weightDecay = weightDecay ?? (optimizer == .adamw ? OptimizerKind.defaultWeightDecay : 0)
+            c.gradClip = gradClip
+            c.criticLearningRate = criticLR
+            c.filterGroups = filterGroups
             c.shards = shards
             c.evalTemperature = evalTemperature
             c.evalTrain = evalTrain

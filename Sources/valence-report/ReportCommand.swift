@@ -7,11 +7,19 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "valence-report",
         abstract: "Compare finished runs: report.md with figures (passk.svg, training.svg, diagnostics.svg), findings and tables, plus CSVs.",
-        discussion: "Each RUN is a run directory with metrics.jsonl. Runs are grouped by context window and objective; several seeds give mean and standard error. The base row is step 0. See docs/report.md."
+        discussion: """
+            Each RUN is a run directory with metrics.jsonl. Runs are grouped by context window and objective; several \
+            seeds give mean and standard error. The base row is step 0. See docs/report.md. With --ablation, runs are \
+            grouped into cells by optimizer, minibatches and PPO clip instead, averaged over seeds (report.md with \
+            PSR-vs-NSR sentences, ablation.csv).
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("Directory to write report.md and passk.csv into.", valueName: "dir"))
     var out: String
+
+    @Flag(help: "Write the ablation report (cells of optimizer x minibatches x clip, mean ± SE over seeds).")
+    var ablation = false
 
     @Argument(help: ArgumentHelp("Run directories to compare.", valueName: "run"))
     var runs: [String]
@@ -20,6 +28,11 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runStage("valence-report") {
+            if ablation {
+                try AblationReport.load(runs: runs).write(to: out)
+                output.log?("report: wrote \(out)/report.md and \(out)/ablation.csv (\(runs.count) runs)")
+                return
+            }
             let report = try ComparisonReport.load(runs: runs)
             try report.write(to: out)
             output.log?("report: wrote \(out)/report.md, passk.svg, training.svg, diagnostics.svg and CSVs (\(runs.count) runs)")

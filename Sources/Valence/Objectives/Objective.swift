@@ -11,6 +11,12 @@ public enum Objective: String, Sendable, CaseIterable, Codable {
     case grpo
     case rloo
     case drGrpo = "dr-grpo"
+    /// Tapered off-policy REINFORCE: negatives are scaled by min(1, pi_theta(y) / pi_gen(y)) of the
+    /// whole response under the policy being updated, so weight writes reinforce's +-1 and update
+    /// applies the truncated ratio (see ``TOPR``).
+    case topr
+    /// Token-level advantages r - V(c_ij) from a tabular critic (see ``Critic``).
+    case ppo
 
     /// Which of split's outputs weight must read: PSR never looks at wrong samples, NSR never at
     /// correct ones, and only the group-relative objectives need the per-prompt counts.
@@ -23,10 +29,15 @@ public enum Objective: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Whether the advantage differs per position: weight then writes `adv_tokens`.
+    public var hasTokenAdvantages: Bool { self == .ppo }
+
     /// A_i for a rollout with reward `reward` in a group of `groupSize` with `correct` correct.
     ///
     /// mean and std are over the group's G rewards (population std); a uniform group gives the
-    /// group-relative objectives 0.
+    /// group-relative objectives 0. topr gets reinforce's +-1 here (its ratio factor needs the
+    /// current policy, so update applies it); ppo gets the return r, from which weight subtracts
+    /// the critic's value per token.
     @inline(__always)
     public func advantage(reward: Int, correct: Int, groupSize: Int, lambda: Double) -> Double {
         let r = Double(reward)
@@ -43,6 +54,18 @@ public enum Objective: String, Sendable, CaseIterable, Codable {
             return r - Double(correct - reward) / Double(groupSize - 1)
         case .drGrpo:
             return r - Double(correct) / Double(groupSize)
+        case .topr: return reward == 1 ? 1 : -1
+        case .ppo: return r
         }
+    }
+}
+
+/// TOPR's negative-sample weight (SPEC 5 table).
+public enum TOPR {
+    /// min(1, pi_theta(y) / pi_gen(y)) over the whole response, from the summed log-ratio. When the
+    /// policy has not moved since generation every term is exactly 0, so the weight is exactly 1.
+    @inline(__always)
+    public static func weight(logRatio: Double) -> Double {
+        logRatio >= 0 ? 1 : exp(logRatio)
     }
 }

@@ -1,10 +1,18 @@
-/// The optimizer kind a run uses (SPEC 6): both take ascent steps on J.
+/// The optimizer kind a run uses (SPEC 5.6): all take ascent steps on J.
 public enum OptimizerKind: String, Sendable, CaseIterable {
     case sgd
     case adam
+    /// Adam with decoupled weight decay: z <- z (1 - lr wd) + lr m_hat / (sqrt(v_hat) + eps).
+    case adamw
 
-    /// SPEC defaults: 1.0 for sgd, 0.03 for adam.
+    /// SPEC defaults: 1.0 for sgd, 0.03 for adam (and adamw).
     public var defaultLearningRate: Double { self == .sgd ? 1.0 : 0.03 }
+
+    /// Whether the optimizer keeps Adam's first and second moments.
+    public var hasMoments: Bool { self != .sgd }
+
+    /// adamw's weight decay when none is given.
+    public static let defaultWeightDecay = 0.01
 }
 
 /// Adam's moments over the whole table, and how many steps have been taken.
@@ -25,18 +33,22 @@ public struct OptimizerState: Sendable, Equatable {
     public init(kind: OptimizerKind, parameterCount: Int) {
         self.kind = kind
         t = 0
-        m = kind == .adam ? [Double](repeating: 0, count: parameterCount) : []
+        m = kind.hasMoments ? [Double](repeating: 0, count: parameterCount) : []
         v = m
     }
 
-    /// One ascent step: z += lr * g (sgd) or z += lr * m_hat / (sqrt(v_hat) + eps) (adam).
-    public mutating func step(parameters z: inout [Double], gradient g: [Double], learningRate lr: Double) {
+    /// One ascent step: z += lr * g (sgd), z += lr * m_hat / (sqrt(v_hat) + eps) (adam), or adamw:
+    /// z <- z * (1 - lr * wd) + lr * m_hat / (sqrt(v_hat) + eps), the decay applied first as in
+    /// PyTorch's AdamW. `weightDecay` is ignored by sgd and adam.
+    public mutating func step(parameters z: inout [Double], gradient g: [Double], learningRate lr: Double,
+                              weightDecay: Double = 0) {
         precondition(z.count == g.count)
         t += 1
         switch kind {
         case .sgd:
             for i in z.indices { z[i] += lr * g[i] }
-        case .adam:
+        case .adam, .adamw:
+            let decay = kind == .adamw ? 1 - lr * weightDecay : 1
             let b1 = OptimizerState.beta1, b2 = OptimizerState.beta2
             var p1 = 1.0, p2 = 1.0
             for _ in 0..<t { p1 *= b1; p2 *= b2 }
@@ -46,6 +58,7 @@ public struct OptimizerState: Sendable, Equatable {
                 v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
                 let mHat = m[i] / c1
                 let vHat = v[i] / c2
+                if kind == .adamw { z[i] *= decay }
                 z[i] += lr * mHat / (vHat.squareRoot() + OptimizerState.epsilon)
             }
         }
@@ -58,7 +71,7 @@ public struct OptimizerState: Sendable, Equatable {
     @discardableResult
     public func write(to path: String, space: ContextSpace) throws -> ShardSummary {
         let writer = try ShardWriter(path: path)
-        let rows = kind == .adam ? space.rowCount : 1
+        let rows = kind.hasMoments ? space.rowCount : 1
         for r in 0..<rows {
             writer.json.beginObject()
             writer.json.key("schema"); writer.json.string(Schema.adam.rawValue)
@@ -66,7 +79,7 @@ public struct OptimizerState: Sendable, Equatable {
             writer.json.key("row"); writer.json.int(r)
             writer.json.key("ctx"); writer.json.string(space.label(row: r))
             writer.json.key("t"); writer.json.int(t)
-            if kind == .adam {
+            if kind.hasMoments {
                 writer.json.key("m"); writer.json.doubleArray(m[(r * 10)..<(r * 10 + 10)])
                 writer.json.key("v"); writer.json.doubleArray(v[(r * 10)..<(r * 10 + 10)])
             }
@@ -78,7 +91,7 @@ public struct OptimizerState: Sendable, Equatable {
 
     public static func read(from path: String, kind: OptimizerKind, space: ContextSpace) throws -> (state: OptimizerState, digest: UInt64) {
         var state = OptimizerState(kind: kind, parameterCount: space.rowCount * 10)
-        let expectedRows = kind == .adam ? space.rowCount : 1
+        let expectedRows = kind.hasMoments ? space.rowCount : 1
         var next = 0
         var mRow: [Double] = []
         var vRow: [Double] = []
@@ -110,7 +123,7 @@ public struct OptimizerState: Sendable, Equatable {
             guard t >= 0 else { throw RecordError("step count t = \(t) is negative") }
             if next > 0 && t != state.t { throw RecordError("row \(index) has t = \(t), earlier rows \(state.t)") }
             state.t = t
-            if kind == .adam {
+            if kind.hasMoments {
                 try seen.require(16, "m")
                 try seen.require(32, "v")
                 guard mRow.count == 10, vRow.count == 10 else { throw RecordError("row \(index) needs 10 values in m and v") }

@@ -28,6 +28,9 @@ public struct Rollout: Sendable, Equatable {
     public var reward = 0
     /// A_i, the objective's advantage for this response.
     public var advantage = 0.0
+    /// Per-position advantages A_ij (`adv_tokens`, optional; ppo writes them). When present they
+    /// replace `advantage` in the gradient, and `advantage` holds their mean for summaries.
+    public var advantageTokens: [Double] = []
 
     public init() {}
 
@@ -43,7 +46,7 @@ public struct Rollout: Sendable, Equatable {
     /// The output is identical to writing each field with ``JSONWriter``'s per-value methods.
     public func encode(into w: inout JSONWriter, as schema: Schema) {
         let bound = 512 + JSONCursor.maxEscapedLength(text.count)
-            + (JSONCursor.maxIntLength + 1) * tokens.count + (JSONCursor.maxDoubleLength + 1) * logp.count
+            + (JSONCursor.maxIntLength + 1) * tokens.count + (JSONCursor.maxDoubleLength + 1) * (logp.count + advantageTokens.count)
         w.appendRaw(maxCount: bound) { c in
             switch schema {
             case .verified: c.raw("{\"schema\":\"valence.verified/1\",\"run\":\"")
@@ -81,19 +84,24 @@ public struct Rollout: Sendable, Equatable {
             if schema == .weighted {
                 c.raw(",\"adv\":")
                 c.double(advantage)
+                if !advantageTokens.isEmpty {
+                    c.raw(",\"adv_tokens\":")
+                    advantageTokens.withUnsafeBufferPointer { c.doubleArray($0) }
+                }
             }
             c.byte(UInt8(ascii: "}"))
         }
     }
 
     /// The keys in the order ``encode(into:as:)`` writes them; a rollout record uses the first 10,
-    /// verified the first 12, weighted all 13.
+    /// verified the first 12, weighted all 14 (`adv_tokens` is optional: ppo writes it).
     static let keys: [StaticString] = [
         "schema", "run", "step", "prompt", "sample", "a", "b", "text", "tokens", "logp", "verdict", "reward", "adv",
+        "adv_tokens",
     ]
 
     @inline(__always) static func keyCount(_ schema: Schema) -> Int {
-        schema == .rollout ? 10 : (schema == .verified ? 12 : 13)
+        schema == .rollout ? 10 : (schema == .verified ? 12 : 14)
     }
 
     /// Decodes one line in place. `schema` is the kind the caller expects; fields of later stages
@@ -107,6 +115,7 @@ public struct Rollout: Sendable, Equatable {
         var seen = FieldSet()
         let count = Rollout.keyCount(schema)
         var next = 0
+        advantageTokens.removeAll(keepingCapacity: true)
         try s.beginObject()
         while true {
             let field: Int
@@ -154,13 +163,18 @@ public struct Rollout: Sendable, Equatable {
                 else if v == "malformed" { verdict = .malformed }
                 else { throw RecordError("verdict \"\(v.string)\" is not correct, wrong or malformed") }
             case 11: reward = try s.intField("reward")
-            default:
+            case 12:
                 advantage = try s.finiteDouble("adv")
                 // Objectives give at most about 1e3 (lambda <= 1e3, grpo's 1/std), 1e6 for a grpo group
                 // whose counts contradict its records; far beyond that, a hand-edited value would
                 // overflow the gradient norms update reports.
                 guard abs(advantage) <= Rollout.maxAdvantage else {
                     throw RecordError("advantage \(advantage) is outside [-1e9, 1e9]")
+                }
+            default:
+                try s.doubles(into: &advantageTokens)
+                for v in advantageTokens where !(v.isFinite && abs(v) <= Rollout.maxAdvantage) {
+                    throw RecordError("field \"adv_tokens\" holds \(v), outside [-1e9, 1e9]")
                 }
             }
         }
@@ -180,7 +194,12 @@ public struct Rollout: Sendable, Equatable {
                 throw RecordError("reward \(reward) contradicts verdict \"\(verdict.rawValue)\"")
             }
         }
-        if schema == .weighted { try seen.require(1 << 12, "adv") }
+        if schema == .weighted {
+            try seen.require(1 << 12, "adv")
+            if !advantageTokens.isEmpty && advantageTokens.count != tokens.count {
+                throw RecordError("\(advantageTokens.count) token advantages for \(tokens.count) tokens")
+            }
+        }
     }
 }
 

@@ -25,6 +25,23 @@ public struct RunConfig: Sendable, Equatable {
     public var optimizer = OptimizerKind.adam
     public var learningRate = 0.03
     public var steps = 60
+    // Update switches (SPEC 5.7); the defaults reproduce the plain step. See docs/objectives.md.
+    /// M, optimizer steps per training step, each on one of M equal minibatches (seeded shuffle).
+    public var minibatches = 1
+    /// PPO clip epsilon; nil is off.
+    public var clip: Double? = nil
+    /// Coefficient of the mean visited-row entropy added to J.
+    public var entropyCoef = 0.0
+    /// Coefficient of the mean visited-row KL(pi || pi_base) subtracted from J.
+    public var klCoef = 0.0
+    /// Decoupled weight decay of adamw (0 for sgd and adam).
+    public var weightDecay = 0.0
+    /// Largest Frobenius norm of a gradient before the optimizer sees it; nil is off.
+    public var gradClip: Double? = nil
+    /// The ppo critic's learning rate.
+    public var criticLearningRate = 0.5
+    /// Drop groups whose G rollouts are all correct or all wrong before weighting.
+    public var filterGroups = false
     // Evaluation (SPEC 6)
     public var evalTemperature = 1.0
     public var evalTrain = false
@@ -57,6 +74,20 @@ public struct RunConfig: Sendable, Equatable {
             try check(group >= 2, "\(objective.rawValue) needs group >= 2 (it compares samples within a group), got \(group)")
         }
         try check(learningRate > 0 && learningRate <= 1e3, "lr = \(learningRate) must be in (0, 1000]")
+        try check(minibatches >= 1 && minibatches <= batch * group,
+                  "minibatches = \(minibatches) must be in 1...\(batch * group) (the rollouts per step)")
+        if let clip { try check(clip > 0 && clip < 1, "clip = \(clip) must be in (0, 1) (or off)") }
+        try check(entropyCoef >= 0 && entropyCoef <= 1e3, "entropy coefficient = \(entropyCoef) must be in [0, 1000]")
+        try check(klCoef >= 0 && klCoef <= 1e3, "KL coefficient = \(klCoef) must be in [0, 1000]")
+        try check(weightDecay >= 0 && weightDecay < 1 / learningRate,
+                  "weight decay = \(weightDecay) must be in [0, 1/lr)")
+        try check(weightDecay == 0 || optimizer == .adamw,
+                  "weight decay = \(weightDecay) needs the adamw optimizer (the run uses \(optimizer.rawValue))")
+        if let gradClip { try check(gradClip > 0 && gradClip <= 1e9, "gradient-norm clip = \(gradClip) must be in (0, 1e9] (or off)") }
+        try check(criticLearningRate > 0 && criticLearningRate <= 1, "critic lr = \(criticLearningRate) must be in (0, 1]")
+        if filterGroups {
+            try check(group >= 2, "group filtering needs group >= 2 (a group of one is always uniform), got \(group)")
+        }
         try check(steps >= 0 && steps <= 1_000_000, "steps = \(steps) must be in 0...1000000")
         try check(evalTemperature >= 1e-3 && evalTemperature <= 1e3, "eval temperature = \(evalTemperature) must be in [0.001, 1000]")
         try check(shards >= 1 && shards <= batch, "shards = \(shards) must be in 1...\(batch) (the batch size)")
@@ -91,7 +122,7 @@ public struct RunConfig: Sendable, Equatable {
     // MARK: JSON
 
     var identityJSON: JSONValue {
-        .object([
+        let fields: [(String, JSONValue)] = [
             ("schema", .string(Schema.config.rawValue)),
             ("seed", .int(Int(bitPattern: UInt(seed)))),
             ("task", .string("add")),
@@ -112,12 +143,41 @@ public struct RunConfig: Sendable, Equatable {
             ("lr", .double(learningRate)),
             ("eval_temperature", .double(evalTemperature)),
             ("eval_train", .bool(evalTrain)),
-        ])
+        ]
+        return .object(fields + switchFields.filter { !$0.isDefault }.map { ($0.key, $0.value) })
     }
 
-    /// The full config as written to `config.json` (identity fields plus steps and shards).
+    /// The update switches as config fields. A switch at its default is left out of the identity,
+    /// so runs made before the switches existed keep their run id; config.json records them all.
+    var switchFields: [(key: String, value: JSONValue, isDefault: Bool)] {
+        [
+            ("minibatches", .int(minibatches), minibatches == 1),
+            ("clip", clip.map { .double($0) } ?? .null, clip == nil),
+            ("entropy_coef", .double(entropyCoef), entropyCoef == 0),
+            ("kl_coef", .double(klCoef), klCoef == 0),
+            ("weight_decay", .double(weightDecay), weightDecay == 0),
+            ("grad_clip", gradClip.map { .double($0) } ?? .null, gradClip == nil),
+            ("critic_lr", .double(criticLearningRate), criticLearningRate == 0.5),
+            ("filter_groups", .bool(filterGroups), !filterGroups),
+        ]
+    }
+
+    /// The switches in words, for reports: "M = 4, clip 0.2, adamw wd 0.01, ...".
+    public var switchSummary: String {
+        var parts = ["M = \(minibatches)", clip.map { "clip \(formatNumber($0, decimals: 3))" } ?? "no clip"]
+        if entropyCoef != 0 { parts.append("entropy \(formatNumber(entropyCoef, decimals: 4))") }
+        if klCoef != 0 { parts.append("KL \(formatNumber(klCoef, decimals: 4))") }
+        if optimizer == .adamw { parts.append("weight decay \(formatNumber(weightDecay, decimals: 4))") }
+        if let gradClip { parts.append("grad-norm clip \(formatNumber(gradClip, decimals: 4))") }
+        if objective == .ppo { parts.append("critic lr \(formatNumber(criticLearningRate, decimals: 4))") }
+        if filterGroups { parts.append("uniform groups dropped") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The full config as written to `config.json` (identity fields, every switch, steps and shards).
     public var json: JSONValue {
         guard case .object(var fields) = identityJSON else { return identityJSON }
+        fields += switchFields.filter(\.isDefault).map { ($0.key, $0.value) }
         fields.append(("steps", .int(steps)))
         fields.append(("shards", .int(shards)))
         fields.append(("run", .string(runID.description)))
@@ -161,6 +221,19 @@ public struct RunConfig: Sendable, Equatable {
         learningRate = try json.double("lr")
         evalTemperature = try json.double("eval_temperature")
         evalTrain = try json.bool("eval_train")
+        // Switches: absent in configs written before they existed, which means their defaults.
+        func optionalDouble(_ key: String) throws -> Double? {
+            if !json.has(key) || json.value[key] == .null { return nil }
+            return try json.double(key)
+        }
+        if json.has("minibatches") { minibatches = try json.int("minibatches") }
+        clip = try optionalDouble("clip")
+        if json.has("entropy_coef") { entropyCoef = try json.double("entropy_coef") }
+        if json.has("kl_coef") { klCoef = try json.double("kl_coef") }
+        if json.has("weight_decay") { weightDecay = try json.double("weight_decay") }
+        gradClip = try optionalDouble("grad_clip")
+        if json.has("critic_lr") { criticLearningRate = try json.double("critic_lr") }
+        if json.has("filter_groups") { filterGroups = try json.bool("filter_groups") }
         steps = try json.int("steps")
         shards = try json.int("shards")
         do {

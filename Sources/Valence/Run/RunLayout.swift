@@ -9,6 +9,7 @@
 /// RUN/steps/NNNNNN/split/{positive,negative,groups}/   valence-split
 /// RUN/steps/NNNNNN/weighted/{positive,negative}/       valence-weight
 /// RUN/steps/NNNNNN/checkpoint/         valence-update: policy + optimizer state after step N
+///                                      (+ critic.jsonl.zst for ppo)
 /// RUN/steps/NNNNNN/eval/               valence-eval
 /// RUN/metrics.jsonl                    valence-eval: one line per evaluation, rebuilt each time
 /// ```
@@ -56,6 +57,8 @@ public struct RunLayout: Sendable {
     public static func checkpoint(_ step: Int) -> String { "\(stepDirectory(step))/checkpoint" }
     public static func policy(_ step: Int) -> String { "\(checkpoint(step))/policy.jsonl.zst" }
     public static func optimizerState(_ step: Int) -> String { "\(checkpoint(step))/optimizer.jsonl.zst" }
+    /// ppo's value table V after step N (step 0: all zeros, written by valence-init).
+    public static func critic(_ step: Int) -> String { "\(checkpoint(step))/critic.jsonl.zst" }
     public static func checkpointManifest(_ step: Int) -> String { "\(checkpoint(step))/MANIFEST.json" }
     public static func evalManifest(_ step: Int) -> String { "\(stepDirectory(step))/eval/MANIFEST.json" }
 

@@ -13,16 +13,22 @@ public enum EvalStage {
         let config = env.config
         let update = try env.requireManifest(RunLayout.checkpointManifest(step), from: step == 0 ? "update" : "update", step: step)
         var splitManifests: [Manifest] = []
+        var weightManifests: [Manifest] = []
         if step > 0 {
             for shard in 0..<config.shards {
                 splitManifests.append(try env.requireManifest(
                     RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: config.shards), from: "split", step: step))
+                if config.filterGroups {
+                    weightManifests.append(try env.requireManifest(
+                        RunLayout.partManifest(step: step, WeightStage.directory, shard: shard, shards: config.shards), from: "weight", step: step))
+                }
             }
         }
         let splits = config.evalTrain ? ["test", "train"] : ["test"]
         let manifestFile = RunLayout.evalManifest(step)
         var files = [RunLayout.policy(step), RunLayout.checkpointManifest(step)] + splits.map { RunLayout.taskShard($0) }
         files += (0..<splitManifests.count).map { RunLayout.partManifest(step: step, SplitStage.directory, shard: $0, shards: config.shards) }
+        files += (0..<weightManifests.count).map { RunLayout.partManifest(step: step, WeightStage.directory, shard: $0, shards: config.shards) }
         // The step's diagnostics (entropy change, mass redistribution) compare with checkpoint N-1.
         let sampleShards = splitManifests.flatMap { $0.outputs.filter { $0.schema == Schema.verified.rawValue } }
         if step > 0 {
@@ -94,6 +100,11 @@ public enum EvalStage {
                 w.key("solved_some"); w.int(sum("solved_some"))
                 for key in ["grad_norm", "grad_norm_psr", "grad_norm_nsr"] {
                     w.key(key); w.double(update.stat(key)?.doubleValue ?? 0)
+                }
+                if config.filterGroups {
+                    for key in ["dropped_groups_all_correct", "dropped_groups_all_wrong"] {
+                        w.key(key); w.int(weightManifests.reduce(0) { $0 + ($1.stat(key)?.intValue ?? 0) })
+                    }
                 }
             } else {
                 for key in ["batch_correct", "positives", "negatives", "solved_all", "solved_none", "solved_some",

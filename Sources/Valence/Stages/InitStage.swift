@@ -73,6 +73,10 @@ public enum InitStage {
             .init(path: RunLayout.policy(0), schema: Schema.policy.rawValue, records: p.records, bytes: p.bytes, digest: p.digest),
             .init(path: RunLayout.optimizerState(0), schema: Schema.adam.rawValue, records: o.records, bytes: o.bytes, digest: o.digest),
         ]
+        if config.objective == .ppo {
+            let c = try Critic(space: space).write(to: env.layout.path(RunLayout.critic(0)))
+            manifest.outputs.append(.init(path: RunLayout.critic(0), schema: Schema.critic.rawValue, records: c.records, bytes: c.bytes, digest: c.digest))
+        }
         manifest.stats = [("rows", .int(space.rowCount)), ("corpus", .int(config.corpus)), ("t", .int(0))]
         try manifest.write(to: env.layout.path(manifestPath))
         env.say("init: base policy from a corpus of \(config.corpus) noisy solutions, \(space.rowCount) rows (window \(config.window))")

@@ -1,10 +1,19 @@
-/// `valence-update`: one optimizer step on J from all of a step's weighted shards (SPEC 5.6).
+/// `valence-update`: the optimizer steps of a training step on J from all of its weighted shards
+/// (SPEC 5.6 and 5.7).
+///
+/// With M = 1 (the default) it streams the shards once: one ``MinibatchGradient`` under the
+/// checkpoint's policy, one optimizer step. With M > 1 it holds the step's rollouts in a
+/// ``StepBatch`` and takes M optimizer steps, each minibatch measured under the policy the previous
+/// one produced. Either way the sums follow the canonical (prompt, sample) order, so the result does
+/// not depend on how the step was sharded. For ppo it also moves the critic after the policy.
 public enum UpdateStage {
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int) throws -> Manifest {
         try env.checkStep(step)
         let config = env.config
         let shards = config.shards
+        let options = UpdateOptions(config: config)
+        let isPPO = config.objective == .ppo
         _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)
         var weighted: [Manifest] = []
         for shard in 0..<shards {
@@ -13,34 +22,47 @@ public enum UpdateStage {
         }
         let policyFile = RunLayout.policy(step - 1)
         let stateFile = RunLayout.optimizerState(step - 1)
+        let criticFile = isPPO ? RunLayout.critic(step - 1) : nil
+        let baseFile = config.klCoef != 0 ? RunLayout.policy(0) : nil
         let inputFiles = weighted.flatMap { $0.outputs.map(\.path) }
         let manifestFile = RunLayout.checkpointManifest(step)
-        let inputs = try env.inputDigest(stage: "update", step: step, files: [policyFile, stateFile] + inputFiles)
+        let inputs = try env.inputDigest(stage: "update", step: step,
+                                         files: [policyFile, stateFile] + [criticFile, baseFile].compactMap { $0 } + inputFiles)
         if let done = env.upToDate(manifestFile, inputs: inputs) {
             env.say("update: step \(step) is up to date")
             return done
         }
 
         let space = try config.space
+        let L = space.length
         var policy = try TabularPolicy.read(from: env.layout.path(policyFile), space: space).policy
         var state = try OptimizerState.read(from: env.layout.path(stateFile), kind: config.optimizer, space: space).state
-        guard state.t == step - 1 else {
-            throw ValenceError.badData(path: env.layout.path(stateFile), line: nil, detail: "optimizer has taken \(state.t) steps, expected \(step - 1)")
+        let M = config.minibatches
+        guard state.t == (step - 1) * M else {
+            throw ValenceError.badData(path: env.layout.path(stateFile), line: nil,
+                                       detail: "optimizer has taken \(state.t) steps, expected \((step - 1) * M) (\(step - 1) steps x \(M) minibatches)")
         }
-        let pi = policy.probabilities()
+        var critic = try criticFile.map { try Critic.read(from: env.layout.path($0), space: space) }
+        let baseLogPi = try baseFile.map { try TabularPolicy.read(from: env.layout.path($0), space: space).policy.logProbabilities() }
 
-        // PSR part from the positive shards, NSR part from the negative ones, each in canonical order.
-        var positive = GradientAccumulator(rowCount: space.rowCount)
-        var negative = GradientAccumulator(rowCount: space.rowCount)
+        // Read the weighted shards once, in canonical order per part (PSR, NSR): either straight
+        // into the single minibatch (M = 1) or into compact arrays (M > 1). ppo's critic visits are
+        // collected per part too, so their sums do not depend on the shard count.
+        let streaming = M == 1
+        var single = MinibatchGradient(policy: policy, options: options)
+        var positiveRollouts = 0, rollouts = 0
+        var batch = StepBatch(length: L)
+        var criticVisits = (positive: Critic.Visits(rowCount: space.rowCount), negative: Critic.Visits(rowCount: space.rowCount))
         var rows: [Int] = []
         var rowsPrompt = -1
         let operands = space.task.operandCount
+        var advantages = [Double](repeating: 0, count: L)
         for manifest in weighted {
             for output in manifest.outputs {
                 let isPositive = output.path.contains("/positive/")
                 try env.forEachRollout(output, as: .weighted, step: step) { r in
-                    guard r.tokens.count == space.length else {
-                        throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
+                    guard r.tokens.count == L else {
+                        throw RecordError("\(r.tokens.count) tokens, the task's responses have \(L)")
                     }
                     // a and b pick the table rows: out of range they would index outside it.
                     guard (0..<operands).contains(r.a), (0..<operands).contains(r.b) else {
@@ -50,44 +72,95 @@ public enum UpdateStage {
                         space.rows(a: r.a, b: r.b, into: &rows)
                         rowsPrompt = r.prompt
                     }
-                    if isPositive {
-                        for j in 0..<rows.count { positive.add(row: rows[j], token: r.tokens[j], advantage: r.advantage) }
+                    if r.advantageTokens.isEmpty {
+                        for j in 0..<L { advantages[j] = r.advantage }
                     } else {
-                        for j in 0..<rows.count { negative.add(row: rows[j], token: r.tokens[j], advantage: r.advantage) }
+                        for j in 0..<L { advantages[j] = r.advantageTokens[j] }
+                    }
+                    rollouts += 1
+                    if isPositive { positiveRollouts += 1 }
+                    if streaming {
+                        single.add(rows: rows, tokens: r.tokens, logp: r.logp, advantages: advantages, positive: isPositive)
+                    } else {
+                        batch.append(prompt: r.prompt, sample: r.sample, reward: r.reward, positive: isPositive,
+                                     rows: rows, tokens: r.tokens, logp: r.logp, advantages: advantages)
+                    }
+                    if let c = critic {
+                        if isPositive { criticVisits.positive.add(critic: c, rows: rows, reward: r.reward) }
+                        else { criticVisits.negative.add(critic: c, rows: rows, reward: r.reward) }
                     }
                 }
             }
         }
-        let scale = 1 / Double(config.group * space.length)
-        let gPositive = positive.gradient(probabilities: pi, scale: scale)
-        let gNegative = negative.gradient(probabilities: pi, scale: scale)
-        var g = gPositive
-        for i in g.indices { g[i] += gNegative[i] }
-        state.step(parameters: &policy.logits, gradient: g, learningRate: config.learningRate)
-        for (i, z) in policy.logits.enumerated() where !(abs(z) <= TabularPolicy.maxLogit) {
-            throw ValenceError.badData(path: env.layout.path(policyFile), line: nil,
-                                       detail: "update produced logit \(z) in row \(i / 10) (\(space.label(row: i / 10))), outside [-1e6, 1e6]; lower the learning rate")
+
+        let scale = 1 / Double(config.group * L)
+        let minibatches = streaming ? [] : batch.minibatches(M, seed: config.seed, step: step)
+        var sum = (total: [Double](repeating: 0, count: policy.logits.count), psr: [Double](repeating: 0, count: policy.logits.count),
+                   nsr: [Double](repeating: 0, count: policy.logits.count))
+        var tokens = 0, clipped = 0, toprSum = 0.0, toprCount = 0, clippedSteps = 0
+        var scratch = StepBatch.Scratch()
+        for b in 0..<M {
+            var gradient: MinibatchGradient
+            if streaming {
+                gradient = single
+            } else {
+                gradient = MinibatchGradient(policy: policy, options: options)
+                for i in minibatches[b] { batch.add(i, to: &gradient, scratch: &scratch) }
+            }
+            var result = gradient.gradient(scale: scale, baseLogProbabilities: baseLogPi)
+            for i in sum.total.indices {
+                sum.total[i] += result.total[i]
+                sum.psr[i] += result.psr[i]
+                sum.nsr[i] += result.nsr[i]
+            }
+            tokens += gradient.tokens
+            clipped += gradient.clipped
+            toprSum += gradient.toprWeightSum
+            toprCount += gradient.toprNegatives
+            if clipGradientNorm(&result.total, limit: config.gradClip) > (config.gradClip ?? .infinity) { clippedSteps += 1 }
+            state.step(parameters: &policy.logits, gradient: result.total, learningRate: config.learningRate,
+                       weightDecay: config.weightDecay)
+            for (i, z) in policy.logits.enumerated() where !(abs(z) <= TabularPolicy.maxLogit) {
+                throw ValenceError.badData(path: env.layout.path(policyFile), line: nil,
+                                           detail: "update produced logit \(z) in row \(i / 10) (\(space.label(row: i / 10))), outside [-1e6, 1e6]; lower the learning rate")
+            }
+        }
+        if var c = critic {
+            var visits = criticVisits.positive
+            for r in 0..<space.rowCount {
+                visits.residualSums[r] += criticVisits.negative.residualSums[r]
+                visits.counts[r] += criticVisits.negative.counts[r]
+            }
+            c.update(with: visits, learningRate: config.criticLearningRate)
+            critic = c
         }
 
         let p = try policy.write(to: env.layout.path(RunLayout.policy(step)))
         let o = try state.write(to: env.layout.path(RunLayout.optimizerState(step)), space: space)
-        let manifest = Manifest(
-            stage: "update", run: env.runID, step: step, shard: nil, shards: nil, inputs: inputs,
-            outputs: [
-                .init(path: RunLayout.policy(step), schema: Schema.policy.rawValue, records: p.records, bytes: p.bytes, digest: p.digest),
-                .init(path: RunLayout.optimizerState(step), schema: Schema.adam.rawValue, records: o.records, bytes: o.bytes, digest: o.digest),
-            ],
-            stats: [
-                ("t", .int(state.t)),
-                ("grad_norm", .double(frobeniusNorm(g))),
-                ("grad_norm_psr", .double(frobeniusNorm(gPositive))),
-                ("grad_norm_nsr", .double(frobeniusNorm(gNegative))),
-                ("visits_psr", .int(positive.visits)),
-                ("visits_nsr", .int(negative.visits)),
-            ]
-        )
+        var outputs: [Manifest.Output] = [
+            .init(path: RunLayout.policy(step), schema: Schema.policy.rawValue, records: p.records, bytes: p.bytes, digest: p.digest),
+            .init(path: RunLayout.optimizerState(step), schema: Schema.adam.rawValue, records: o.records, bytes: o.bytes, digest: o.digest),
+        ]
+        if let critic {
+            let c = try critic.write(to: env.layout.path(RunLayout.critic(step)))
+            outputs.append(.init(path: RunLayout.critic(step), schema: Schema.critic.rawValue, records: c.records, bytes: c.bytes, digest: c.digest))
+        }
+        var stats: [(String, JSONValue)] = [
+            ("t", .int(state.t)),
+            ("grad_norm", .double(frobeniusNorm(sum.total))),
+            ("grad_norm_psr", .double(frobeniusNorm(sum.psr))),
+            ("grad_norm_nsr", .double(frobeniusNorm(sum.nsr))),
+            ("visits_psr", .int(positiveRollouts * L)),
+            ("visits_nsr", .int((rollouts - positiveRollouts) * L)),
+        ]
+        if M > 1 { stats.append(("minibatches", .int(M))) }
+        if config.clip != nil { stats.append(("clip_fraction", .double(tokens > 0 ? Double(clipped) / Double(tokens) : 0))) }
+        if config.gradClip != nil { stats.append(("grad_clipped_steps", .int(clippedSteps))) }
+        if options.topr { stats.append(("topr_mean_weight", .double(toprCount > 0 ? toprSum / Double(toprCount) : 1))) }
+        let manifest = Manifest(stage: "update", run: env.runID, step: step, shard: nil, shards: nil, inputs: inputs,
+                                outputs: outputs, stats: stats)
         try manifest.write(to: env.layout.path(manifestFile))
-        env.say("update: step \(step): |g| = \(formatNumber(frobeniusNorm(g), decimals: 5)) (psr \(formatNumber(frobeniusNorm(gPositive), decimals: 5)), nsr \(formatNumber(frobeniusNorm(gNegative), decimals: 5)))")
+        env.say("update: step \(step): |g| = \(formatNumber(frobeniusNorm(sum.total), decimals: 5)) (psr \(formatNumber(frobeniusNorm(sum.psr), decimals: 5)), nsr \(formatNumber(frobeniusNorm(sum.nsr), decimals: 5)))" + (M > 1 ? ", \(M) minibatches" : ""))
         return manifest
     }
 }

@@ -1,7 +1,10 @@
 /// `valence-weight`: gives each rollout its objective's advantage (SPEC 5 table).
 ///
 /// It reads only what the objective needs: psr never opens the negative shard, nsr never the
-/// positive one, and only group-relative objectives (grpo, rloo, dr-grpo) read the group counts.
+/// positive one, and only group-relative objectives (grpo, rloo, dr-grpo) and group filtering read
+/// the group counts. ppo also reads the critic of the previous checkpoint and writes per-token
+/// advantages (`adv_tokens`). With group filtering, rollouts of groups that are all correct or all
+/// wrong are left out, and the dropped counts go into the manifest's stats.
 public enum WeightStage {
     public static let directory = "weighted"
 
@@ -22,11 +25,14 @@ public enum WeightStage {
         var reads: [(kind: String, output: Manifest.Output)] = []
         if objective.readsPositives { reads.append(("positive", try input("positive"))) }
         if objective.readsNegatives { reads.append(("negative", try input("negative"))) }
-        let groupsInput = objective.readsGroups ? try input("groups") : nil
+        let needsGroups = objective.readsGroups || config.filterGroups
+        let groupsInput = needsGroups ? try input("groups") : nil
+        let criticFile = objective == .ppo ? RunLayout.critic(step - 1) : nil
 
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
         let inputs = try env.inputDigest(stage: "weight", step: step, shard: shard,
-                                         files: reads.map(\.output.path) + (groupsInput.map { [$0.path] } ?? []))
+                                         files: reads.map(\.output.path) + (groupsInput.map { [$0.path] } ?? [])
+                                             + (criticFile.map { [$0] } ?? []))
         if let done = env.upToDate(manifestFile, inputs: inputs) {
             env.say("weight: step \(step) part \(shard + 1)/\(shards) is up to date")
             return done
@@ -52,6 +58,23 @@ public enum WeightStage {
             }
         }
 
+        // Uniform groups (all correct or all wrong) carry no contrast; filtering drops them.
+        var dropAllCorrect = 0, dropAllWrong = 0
+        if config.filterGroups {
+            for correct in correctByPrompt.values {
+                if correct == config.group { dropAllCorrect += 1 } else if correct == 0 { dropAllWrong += 1 }
+            }
+        }
+        @inline(__always) func dropped(_ prompt: Int) -> Bool {
+            guard config.filterGroups, let c = correctByPrompt[prompt] else { return false }
+            return c == 0 || c == config.group
+        }
+
+        let space = try config.space
+        let critic = try criticFile.map { try Critic.read(from: env.layout.path($0), space: space) }
+        var rows: [Int] = []
+        var rowsPrompt = -1
+
         var outputs: [Manifest.Output] = []
         var stats: [(String, JSONValue)] = [("objective", .string(objective.rawValue))]
         for (kind, output) in reads {
@@ -63,11 +86,23 @@ public enum WeightStage {
                     throw RecordError("a rollout with reward \(r.reward) in the \(kind) shard")
                 }
                 var correct = 0
-                if objective.readsGroups {
+                if needsGroups {
                     guard let c = correctByPrompt[r.prompt] else { throw RecordError("prompt \(r.prompt) has no group record") }
                     correct = c
                 }
+                if dropped(r.prompt) { return }
                 r.advantage = objective.advantage(reward: r.reward, correct: correct, groupSize: config.group, lambda: config.lambda)
+                if let critic {
+                    guard r.tokens.count == space.length else {
+                        throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
+                    }
+                    if r.prompt != rowsPrompt {
+                        space.rows(a: r.a, b: r.b, into: &rows)
+                        rowsPrompt = r.prompt
+                    }
+                    critic.advantages(reward: r.reward, rows: rows, into: &r.advantageTokens)
+                    r.advantage = r.advantageTokens.reduce(0, +) / Double(rows.count)
+                }
                 sum += r.advantage
                 r.encode(into: &writer.json, as: .weighted)
                 try writer.endRecord()
@@ -76,6 +111,11 @@ public enum WeightStage {
             outputs.append(.init(path: outFile, schema: Schema.weighted.rawValue, records: s.records, bytes: s.bytes, digest: s.digest))
             stats.append((kind == "positive" ? "positives" : "negatives", .int(s.records)))
             stats.append((kind == "positive" ? "adv_sum_positive" : "adv_sum_negative", .double(sum)))
+        }
+        if config.filterGroups {
+            stats.append(("dropped_groups_all_correct", .int(dropAllCorrect)))
+            stats.append(("dropped_groups_all_wrong", .int(dropAllWrong)))
+            stats.append(("dropped_rollouts", .int((dropAllCorrect + dropAllWrong) * config.group)))
         }
         let manifest = Manifest(stage: "weight", run: env.runID, step: step, shard: shard, shards: shards,
                                 inputs: inputs, outputs: outputs, stats: stats)
