@@ -10,6 +10,10 @@
 # Runs live in OUT/<optimizer>-m<M>-clip<eps|off>/seed<s>/<objective>; rerunning resumes them.
 set -euo pipefail
 
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  exit 0
+fi
 OUT=${1:-runs/ablation}; shift || true
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${VALENCE_BIN:-$HERE/../.build/release}

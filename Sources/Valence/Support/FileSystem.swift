@@ -97,9 +97,26 @@ public enum FileSystem {
         try writeAtomically(path, bytes: Array(text.utf8))
     }
 
+    /// Renames `from` over `to` and fsyncs the directory, so that after a power loss the new name
+    /// is either durably there or the old state is: a manifest can never survive without the
+    /// outputs it lists.
     public static func rename(_ from: String, to: String) throws {
         if Glibc.rename(from, to) != 0 {
             throw ValenceError.io(path: to, detail: "cannot rename \(from) into place: \(errnoText())")
+        }
+        try syncDirectory(directoryName(to))
+    }
+
+    /// fsync on a directory: makes the renames and creations inside it durable.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 {
+            throw ValenceError.io(path: path, detail: "cannot open directory to sync it: \(errnoText())")
+        }
+        defer { close(fd) }
+        // Some filesystems do not support fsync on directories (EINVAL); nothing more can be done there.
+        if fsync(fd) != 0 && errno != EINVAL {
+            throw ValenceError.io(path: path, detail: "fsync of the directory failed: \(errnoText())")
         }
     }
 
