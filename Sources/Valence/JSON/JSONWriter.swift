@@ -308,6 +308,13 @@ public struct JSONCursor {
         position += 1
     }
 
+    /// Copies bytes that are already JSON text (a canonical line's unchanged fields).
+    @inline(__always) public mutating func bytes(_ text: UnsafeBufferPointer<UInt8>) {
+        guard let src = text.baseAddress else { return }
+        position.update(from: src, count: text.count)
+        position += text.count
+    }
+
     /// Copies constant text (keys, punctuation, schema names).
     @inline(__always) public mutating func raw(_ text: StaticString) {
         let n = text.utf8CodeUnitCount

@@ -38,7 +38,7 @@ public enum SplitStage {
             else if group.correct == 0 { solvedNone += 1 }
             else { solvedSome += 1 }
         }
-        try env.forEachRollout(input, as: .verified, step: step) { r in
+        try env.forEachRollout(input, as: .verified, step: step) { r, core in
             if r.prompt != group.prompt {
                 try flush()
                 group.prompt = r.prompt
@@ -54,7 +54,7 @@ public enum SplitStage {
             case .malformed: group.malformed += 1
             }
             let out = r.reward == 1 ? positive : negative
-            r.encode(into: &out.json, as: .verified)
+            r.encode(into: &out.json, as: .verified, core: core)
             try out.endRecord()
         }
         try flush()
