@@ -85,7 +85,10 @@ public struct MinibatchGradient: Sendable {
         for j in 0..<rows.count {
             let index = rows[j] * 10 + y[j]
             let a = options.topr ? advantages[j] * toprFactor : advantages[j]
-            let rho = exp(logPi[index] - logp[j])
+            // exp(0) is exactly 1: skipping it when the policy is the generating one (the plain
+            // step, every first minibatch) changes no bit.
+            let logRatio = logPi[index] - logp[j]
+            let rho = logRatio == 0 ? 1 : exp(logRatio)
             var w = options.topr ? a : a * rho
             if let eps = options.clip, (a > 0 && rho > 1 + eps) || (a < 0 && rho < 1 - eps) {
                 w = 0

@@ -37,35 +37,41 @@ extension Rollout {
         default: return nil
         }
         let coreStart = p.pos
-        guard p.literal(",\"run\":\""), let id = p.hex16(), p.literal("\",\"step\":"), let step = p.int(),
+        guard p.literal(",\"run\":\""), let id = p.run(numbers), p.literal("\",\"step\":"), let step = p.int(),
               p.literal(",\"prompt\":"), let prompt = p.int(), p.literal(",\"sample\":"), let sample = p.int(),
               p.literal(",\"a\":"), let a = p.int(), p.literal(",\"b\":"), let b = p.int(),
               p.literal(",\"text\":\""), let text = p.plainString(), p.literal(",\"tokens\":[")
         else { return nil }
-        tokens.removeAll(keepingCapacity: true)
+        // Arrays are parsed into scratch space and stored once complete (overwritten in place when
+        // the length repeats, as it does within a step).
+        let limit = NumberTextCache.scratchCount
+        let tokenScratch = numbers.tokens, logpScratch = numbers.doubles
+        var count = 0
         if !p.byte(UInt8(ascii: "]")) {
             while true {
-                guard let t = p.digit() else { return nil }
-                tokens.append(t)
+                guard count < limit, let t = p.digit() else { return nil }
+                tokenScratch[count] = t
+                count &+= 1
                 if p.byte(UInt8(ascii: ",")) { continue }
                 guard p.byte(UInt8(ascii: "]")) else { return nil }
                 break
             }
         }
         guard p.literal(",\"logp\":[") else { return nil }
-        logp.removeAll(keepingCapacity: true)
+        var logpCount = 0
         if !p.byte(UInt8(ascii: "]")) {
             while true {
-                guard let v = p.double(numbers), v <= 0 else { return nil }
-                logp.append(v)
+                guard logpCount < limit, let v = p.double(numbers), v <= 0 else { return nil }
+                logpScratch[logpCount] = v
+                logpCount &+= 1
                 if p.byte(UInt8(ascii: ",")) { continue }
                 guard p.byte(UInt8(ascii: "]")) else { return nil }
                 break
             }
         }
-        guard tokens.count == logp.count else { return nil }
+        guard count == logpCount else { return nil }
         let coreEnd = p.pos
-        advantageTokens.removeAll(keepingCapacity: true)
+        var advantageCount = 0
         if schema != .rollout {
             guard p.literal(",\"verdict\":\"") else { return nil }
             if p.literal("correct\"") { verdict = .correct }
@@ -80,14 +86,16 @@ extension Rollout {
             advantage = v
             if p.literal(",\"adv_tokens\":[") {
                 // Written only when non-empty, one per token.
+                let scratch = numbers.advantages
                 while true {
-                    guard let v = p.double(numbers), abs(v) <= Rollout.maxAdvantage else { return nil }
-                    advantageTokens.append(v)
+                    guard advantageCount < limit, let v = p.double(numbers), abs(v) <= Rollout.maxAdvantage else { return nil }
+                    scratch[advantageCount] = v
+                    advantageCount &+= 1
                     if p.byte(UInt8(ascii: ",")) { continue }
                     guard p.byte(UInt8(ascii: "]")) else { return nil }
                     break
                 }
-                guard advantageTokens.count == tokens.count else { return nil }
+                guard advantageCount == count else { return nil }
             }
         }
         guard p.byte(UInt8(ascii: "}")), p.pos == p.end else { return nil }
@@ -97,9 +105,20 @@ extension Rollout {
         self.sample = sample
         self.a = a
         self.b = b
-        self.text.removeAll(keepingCapacity: true)
-        self.text.append(contentsOf: UnsafeBufferPointer(start: base + text.lowerBound, count: text.count))
+        store(&self.text, base + text.lowerBound, text.count)
+        store(&tokens, tokenScratch, count)
+        store(&logp, logpScratch, count)
+        store(&advantageTokens, numbers.advantages, advantageCount)
         return RolloutCore(bytes: UnsafeBufferPointer(start: base + coreStart, count: coreEnd - coreStart))
+    }
+
+    /// Sets `array` to `count` elements from `source`, reusing its storage when the count repeats.
+    @inline(__always) private func store<T>(_ array: inout [T], _ source: UnsafePointer<T>, _ count: Int) {
+        if array.count == count {
+            if count > 0 { array.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: source, count: count) } }
+        } else {
+            array = Array(UnsafeBufferPointer(start: source, count: count))
+        }
     }
 
     /// Decodes a line: the canonical fast path first, the general decoder when it declines.
@@ -166,6 +185,22 @@ struct CanonicalLine {
         return negative ? -v : v
     }
 
+    /// A run identifier: 16 lower-case hex digits. The text of the previous one is remembered (all
+    /// records of a shard share it), so the usual case is two compares.
+    @inline(__always) mutating func run(_ numbers: NumberTextCache) -> Identifier? {
+        guard end &- pos >= 16 else { return nil }
+        let raw = UnsafeRawPointer(base + pos)
+        let w0 = raw.loadUnaligned(as: UInt64.self), w1 = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        if numbers.runText.0 == w0 && numbers.runText.1 == w1 && numbers.runText.0 != 0 {
+            pos &+= 16
+            return numbers.run
+        }
+        guard let id = hex16() else { return nil }
+        numbers.runText = (w0, w1)
+        numbers.run = id
+        return id
+    }
+
     /// 16 lower-case hex digits.
     @inline(__always) mutating func hex16() -> Identifier? {
         guard end &- pos >= 16 else { return nil }
@@ -209,7 +244,8 @@ struct CanonicalLine {
     }
 }
 
-/// Maps the text of numbers to their values, for canonical lines.
+/// Reusable state for decoding canonical lines: a map from the text of numbers to their values,
+/// the last run identifier and scratch space for arrays.
 ///
 /// A step's doubles repeat: log-probabilities are entries of the policy table, advantages take a
 /// handful of values. So the text of each number (up to 24 bytes, zero-padded into three words)
@@ -222,13 +258,33 @@ public final class NumberTextCache {
     /// Per entry: three words of zero-padded text, then the value's bit pattern; two entries per
     /// bucket. All-zero words mark an empty entry (number text never starts with a 0 byte).
     let table: UnsafeMutablePointer<UInt64>
+    /// Longest array the fast path takes (responses are a few tokens); longer ones decline.
+    static let scratchCount = 64
+    let tokens: UnsafeMutablePointer<Int>
+    let doubles: UnsafeMutablePointer<Double>
+    let advantages: UnsafeMutablePointer<Double>
+    /// The 16 hex digits of the last run identifier read (zero before the first) and its value.
+    /// (Unchecked exclusivity: read once per line by the one decoder that owns this object.)
+    @exclusivity(unchecked) var runText: (UInt64, UInt64) = (0, 0)
+    @exclusivity(unchecked) var run = Identifier(0)
 
     public init() {
         table = .allocate(capacity: NumberTextCache.buckets * 8)
         table.initialize(repeating: 0, count: NumberTextCache.buckets * 8)
+        tokens = .allocate(capacity: NumberTextCache.scratchCount)
+        tokens.initialize(repeating: 0, count: NumberTextCache.scratchCount)
+        doubles = .allocate(capacity: NumberTextCache.scratchCount)
+        doubles.initialize(repeating: 0, count: NumberTextCache.scratchCount)
+        advantages = .allocate(capacity: NumberTextCache.scratchCount)
+        advantages.initialize(repeating: 0, count: NumberTextCache.scratchCount)
     }
 
-    deinit { table.deallocate() }
+    deinit {
+        table.deallocate()
+        tokens.deallocate()
+        doubles.deallocate()
+        advantages.deallocate()
+    }
 
     /// High bit of each byte of `w` that is ',', ']' or '}'; exact for the lowest such byte.
     @inline(__always) static func terminators(_ w: UInt64) -> UInt64 {
