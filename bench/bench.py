@@ -9,7 +9,8 @@ and measures the zstd floor (`zstd -dc` of a stage's inputs, `zstd -1` of its ou
 Prints a table and writes bench/results.json. Timings are best-of-N wall clock; peak RSS comes from
 wait4() (the child's ru_maxrss).
 
-Environment: BENCH_DIR (data, default bench/data), REPS (default 3), PY_REPS (default 1),
+Environment: BENCH_DIR (data, default bench/data), REPS (default 5: on the shared 2-core VMs this runs
+on, consecutive runs of the same stage differ by up to 1.5x in CPU time), PY_REPS (default 1),
 BENCH_10M=0 to skip the 10M-record runs, VALENCE_BIN (default .build/release).
 """
 import json
@@ -23,7 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("VALENCE_BIN", os.path.join(ROOT, ".build", "release"))
 DATA = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(ROOT, "bench", "data")))
-REPS = int(os.environ.get("REPS", "3"))
+REPS = int(os.environ.get("REPS", "5"))
 PY_REPS = int(os.environ.get("PY_REPS", "1"))
 BIG = os.environ.get("BENCH_10M", "1") != "0"
 STAGES = ["generate", "verify", "split", "weight", "update"]

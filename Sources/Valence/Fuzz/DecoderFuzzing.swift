@@ -51,8 +51,12 @@ public enum DecoderFuzzing {
 
     // MARK: Targets
 
+    /// Shared by all inputs of a process so that number-cache hits are exercised too.
+    nonisolated(unsafe) static let numbers = NumberTextCache()
+
     static func line(_ payload: UnsafeBufferPointer<UInt8>) throws(Violation) {
         for schema in [Schema.rollout, .verified, .weighted] {
+            try canonical(payload, as: schema)
             var r = Rollout()
             guard (try? r.decode(payload, as: schema)) != nil else { continue }
             var w = JSONWriter()
@@ -79,6 +83,26 @@ public enum DecoderFuzzing {
             guard (try? JSONValue.parse(v.compactBytes)) == v else {
                 throw Violation(description: "JSON value does not survive re-encoding: \(String(decoding: v.compactBytes, as: UTF8.self))")
             }
+        }
+    }
+
+    /// What the canonical fast path accepts, the general decoder accepts as the same record, and
+    /// the line is exactly what the encoder writes for it (with and without copying the core).
+    static func canonical(_ payload: UnsafeBufferPointer<UInt8>, as schema: Schema) throws(Violation) {
+        var fast = Rollout()
+        guard let core = fast.decodeCanonical(payload, as: schema, numbers: numbers) else { return }
+        var general = Rollout()
+        guard (try? general.decode(payload, as: schema)) != nil else {
+            throw Violation(description: "the canonical decoder accepts a \(schema.rawValue) line the general decoder rejects")
+        }
+        guard fast == general else {
+            throw Violation(description: "the canonical and general decoders disagree on a \(schema.rawValue) line")
+        }
+        var plain = JSONWriter(), copied = JSONWriter()
+        general.encode(into: &plain, as: schema)
+        fast.encode(into: &copied, as: schema, core: core)
+        guard plain.bytes.elementsEqual(payload), copied.bytes.elementsEqual(payload) else {
+            throw Violation(description: "a line the canonical decoder accepts does not re-encode to itself")
         }
     }
 
@@ -230,12 +254,21 @@ public enum DecoderFuzzing {
         r.reward = 1
         r.advantage = 0.1
         var lines: [UInt8] = []
+        var w = JSONWriter()
         for schema in [Schema.rollout, .verified, .weighted] {
-            var w = JSONWriter()
+            w = JSONWriter()
             r.encode(into: &w, as: schema)
             add(.line, w.bytes)
             lines += w.bytes + [0x0A]
         }
+        // ppo's layout: token advantages, and numbers in every form the encoder writes.
+        var ppo = r
+        ppo.logp = [-0.38675839551388336, -0.0, -1e-05, -3.0]
+        ppo.advantage = -0.25
+        ppo.advantageTokens = [0.5, -2.5e-07, 1e9, -0.0]
+        w = JSONWriter()
+        ppo.encode(into: &w, as: .weighted)
+        add(.line, w.bytes)
         var g = GroupRecord()
         g.run = r.run
         g.step = 3
@@ -244,7 +277,7 @@ public enum DecoderFuzzing {
         g.correct = 2
         g.wrong = 5
         g.malformed = 1
-        var w = JSONWriter()
+        w = JSONWriter()
         g.encode(into: &w)
         add(.line, w.bytes)
         w = JSONWriter()

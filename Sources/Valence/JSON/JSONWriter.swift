@@ -226,9 +226,11 @@ public struct JSONWriter {
 @usableFromInline final class ByteStorage {
     @usableFromInline let base: UnsafeMutablePointer<UInt8>
     @usableFromInline let capacity: Int
-    @usableFromInline var count = 0
+    // Unchecked: these are read and written once or twice per record, and a dynamic exclusivity
+    // check costs more than the work. Only the owning writer touches them, never re-entrantly.
+    @exclusivity(unchecked) @usableFromInline var count = 0
     /// Memo of recently formatted doubles; made on first use (see ``DoubleTextCache``).
-    @usableFromInline var doubleCache: DoubleTextCache?
+    @exclusivity(unchecked) @usableFromInline var doubleCache: DoubleTextCache?
 
     init(capacity: Int) {
         base = .allocate(capacity: capacity)
@@ -306,6 +308,13 @@ public struct JSONCursor {
     @inline(__always) public mutating func byte(_ b: UInt8) {
         position.pointee = b
         position += 1
+    }
+
+    /// Copies bytes that are already JSON text (a canonical line's unchanged fields).
+    @inline(__always) public mutating func bytes(_ text: UnsafeBufferPointer<UInt8>) {
+        guard let src = text.baseAddress else { return }
+        position.update(from: src, count: text.count)
+        position += text.count
     }
 
     /// Copies constant text (keys, punctuation, schema names).

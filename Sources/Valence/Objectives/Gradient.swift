@@ -23,6 +23,25 @@ public struct GradientAccumulator: Sendable {
         visits += 1
     }
 
+    /// Adds one visit per position j: (rows[j], tokens[j]) with advantage advantages[j], in order.
+    @inline(__always)
+    public mutating func add(rows: [Int], tokens: [Int], advantages: UnsafeBufferPointer<Double>) {
+        let n = advantages.count
+        precondition(rows.count >= n && tokens.count >= n)
+        let rowCount = self.rowCount
+        tokenSums.withUnsafeMutableBufferPointer { sums in
+            rowSums.withUnsafeMutableBufferPointer { rowTotals in
+                for j in 0..<n {
+                    let row = rows[j], token = tokens[j]
+                    precondition(row >= 0 && row < rowCount && token >= 0 && token < 10, "visit outside the table")
+                    sums[row &* 10 &+ token] += advantages[j]
+                    rowTotals[row] += advantages[j]
+                }
+            }
+        }
+        visits += n
+    }
+
     /// The gradient (S - T pi) * scale, with pi the generating policy's probabilities.
     public func gradient(probabilities pi: [Double], scale: Double) -> [Double] {
         var g = [Double](repeating: 0, count: tokenSums.count)

@@ -82,21 +82,33 @@ public struct MinibatchGradient: Sendable {
             toprWeightSum += toprFactor
             toprNegatives += 1
         }
-        for j in 0..<rows.count {
-            let index = rows[j] * 10 + y[j]
-            let a = options.topr ? advantages[j] * toprFactor : advantages[j]
-            let rho = exp(logPi[index] - logp[j])
-            var w = options.topr ? a : a * rho
-            if let eps = options.clip, (a > 0 && rho > 1 + eps) || (a < 0 && rho < 1 - eps) {
-                w = 0
-                clipped += 1
+        // Weights first, then one pass into the accumulator: the same additions in the same order
+        // as adding visit by visit, with the table's storage checked once per rollout.
+        let n = rows.count
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { weights in
+            for j in 0..<n {
+                let index = rows[j] * 10 + y[j]
+                let a = options.topr ? advantages[j] * toprFactor : advantages[j]
+                // exp(0) is exactly 1: skipping it when the policy is the generating one (the plain
+                // step, every first minibatch) changes no bit.
+                let logRatio = logPi[index] - logp[j]
+                let rho = logRatio == 0 ? 1 : exp(logRatio)
+                var w = options.topr ? a : a * rho
+                if let eps = options.clip, (a > 0 && rho > 1 + eps) || (a < 0 && rho < 1 - eps) {
+                    w = 0
+                    clipped += 1
+                }
+                weights[j] = w
             }
+            let visits = UnsafeBufferPointer(weights)
             if isPositive {
-                positive.add(row: rows[j], token: y[j], advantage: w)
+                positive.add(rows: rows, tokens: y, advantages: visits)
             } else {
-                negative.add(row: rows[j], token: y[j], advantage: w)
+                negative.add(rows: rows, tokens: y, advantages: visits)
             }
-            if !visitCounts.isEmpty { visitCounts[rows[j]] += 1 }
+        }
+        if !visitCounts.isEmpty {
+            for j in 0..<n { visitCounts[rows[j]] += 1 }
         }
         tokens += rows.count
     }

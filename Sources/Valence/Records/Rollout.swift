@@ -44,10 +44,28 @@ public struct Rollout: Sendable, Equatable {
     ///
     /// Hot path: the bytes are written in one reserved run through a cursor, keys as constant text.
     /// The output is identical to writing each field with ``JSONWriter``'s per-value methods.
-    public func encode(into w: inout JSONWriter, as schema: Schema) {
-        let bound = 512 + JSONCursor.maxEscapedLength(text.count)
+    ///
+    /// `core`, the fields `run` through `logp` of the canonical line this record was decoded from
+    /// (``decode(_:as:numbers:)``), is copied instead of encoding those fields again: the same bytes,
+    /// since a canonical line is what this encoder writes. Debug builds check that.
+    public func encode(into w: inout JSONWriter, as schema: Schema, core: RolloutCore? = nil) {
+        assert(core.map { coreMatchesFields($0) } ?? true, "a rollout's fields changed after decoding")
+        let bound = 512 + JSONCursor.maxEscapedLength(text.count) + (core?.bytes.count ?? 0)
             + (JSONCursor.maxIntLength + 1) * tokens.count + (JSONCursor.maxDoubleLength + 1) * (logp.count + advantageTokens.count)
         w.appendRaw(maxCount: bound) { c in
+            if let core {
+                switch schema {
+                case .verified: c.raw("{\"schema\":\"valence.verified/1\"")
+                case .weighted: c.raw("{\"schema\":\"valence.weighted/1\"")
+                default:
+                    c.raw("{\"schema\":\"")
+                    c.raw(schema.tag)
+                    c.byte(UInt8(ascii: "\""))
+                }
+                c.bytes(core.bytes)
+                encodeSuffix(&c, as: schema)
+                return
+            }
             switch schema {
             case .verified: c.raw("{\"schema\":\"valence.verified/1\",\"run\":\"")
             case .weighted: c.raw("{\"schema\":\"valence.weighted/1\",\"run\":\"")
@@ -73,23 +91,38 @@ public struct Rollout: Sendable, Equatable {
             tokens.withUnsafeBufferPointer { c.intArray($0) }
             c.raw(",\"logp\":")
             logp.withUnsafeBufferPointer { c.doubleArray($0) }
-            if schema != .rollout {
-                switch verdict {
-                case .correct: c.raw(",\"verdict\":\"correct\",\"reward\":")
-                case .wrong: c.raw(",\"verdict\":\"wrong\",\"reward\":")
-                case .malformed: c.raw(",\"verdict\":\"malformed\",\"reward\":")
-                }
-                c.int(reward)
+            encodeSuffix(&c, as: schema)
+        }
+    }
+
+    /// The fields after `logp` and the closing brace.
+    @inline(__always) func encodeSuffix(_ c: inout JSONCursor, as schema: Schema) {
+        if schema != .rollout {
+            switch verdict {
+            case .correct: c.raw(",\"verdict\":\"correct\",\"reward\":")
+            case .wrong: c.raw(",\"verdict\":\"wrong\",\"reward\":")
+            case .malformed: c.raw(",\"verdict\":\"malformed\",\"reward\":")
             }
-            if schema == .weighted {
-                c.raw(",\"adv\":")
-                c.double(advantage)
-                if !advantageTokens.isEmpty {
-                    c.raw(",\"adv_tokens\":")
-                    advantageTokens.withUnsafeBufferPointer { c.doubleArray($0) }
-                }
+            c.int(reward)
+        }
+        if schema == .weighted {
+            c.raw(",\"adv\":")
+            c.double(advantage)
+            if !advantageTokens.isEmpty {
+                c.raw(",\"adv_tokens\":")
+                advantageTokens.withUnsafeBufferPointer { c.doubleArray($0) }
             }
-            c.byte(UInt8(ascii: "}"))
+        }
+        c.byte(UInt8(ascii: "}"))
+    }
+
+    /// Whether `core` holds exactly the bytes this record's fields `run` through `logp` encode to.
+    func coreMatchesFields(_ core: RolloutCore) -> Bool {
+        var w = JSONWriter()
+        encode(into: &w, as: .rollout)
+        let prefix = "{\"schema\":\"valence.rollout/1\"".utf8.count
+        return w.withBytes { all in
+            all.count == prefix + core.bytes.count + 1 && zip(all[prefix..<(all.count - 1)], core.bytes).allSatisfy { $0 == $1 }
         }
     }
 

@@ -22,10 +22,12 @@ public enum ShardReader {
     public static let maxLineBytes = 1 << 26
 
     /// Calls `body` with each non-blank line (without its newline) and its 1-based line number.
-    /// Returns how many lines were handled and the digest of the compressed file bytes.
+    /// Returns how many lines were handled and the digest of the compressed file bytes (0 when
+    /// `digest` is false: callers that do not use it skip hashing the file a second time).
     @discardableResult
     public static func forEachLine(
         _ path: String,
+        digest wantsDigest: Bool = true,
         _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void
     ) throws -> (records: Int, digest: UInt64) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -78,7 +80,7 @@ public enum ShardReader {
             }
             if got == 0 { break }
             sawInput = true
-            compressed.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            if wantsDigest { compressed.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) } }
             var input = compressed.withUnsafeBytes { ZSTD_inBuffer(src: $0.baseAddress, size: got, pos: 0) }
             while input.pos < input.size {
                 if carried > maxLineBytes {
@@ -127,6 +129,6 @@ public enum ShardReader {
         if carried > 0 {
             try lines.withUnsafeBufferPointer { try handle($0.baseAddress!, carried) }
         }
-        return (records, digest.value)
+        return (records, wantsDigest ? digest.value : 0)
     }
 }

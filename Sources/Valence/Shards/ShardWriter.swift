@@ -20,8 +20,12 @@ public final class ShardWriter {
     let context: OpaquePointer
     var output: [UInt8]
     /// The pending uncompressed bytes; records are encoded straight into it.
-    public var json = JSONWriter(capacity: 1 << 18)
-    public private(set) var records = 0
+    ///
+    /// Unchecked exclusivity: accessed a few times per record, where the runtime's dynamic check
+    /// cost more than encoding. Stages encode into it and then call ``endRecord()``, one after
+    /// the other; nothing holds an access across another.
+    @exclusivity(unchecked) public var json = JSONWriter(capacity: 1 << 18)
+    @exclusivity(unchecked) public private(set) var records = 0
     var compressedBytes = 0
     var digest = Digest()
     var committed = false

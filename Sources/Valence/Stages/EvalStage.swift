@@ -148,12 +148,17 @@ public enum EvalStage {
             space.rows(a: a, b: b, into: &rows)
             for j in 0..<rows.count { correct[rows[j]] |= 1 << UInt16(space.task.digit(a + b, at: j)) }
         }
+        // The rows depend only on the operands, which repeat for a prompt's whole group.
+        var rowsOperands = (-1, -1)
         for output in shards {
             try env.forEachRollout(output, as: .verified, step: step) { r in
                 guard r.tokens.count == space.length else {
                     throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
                 }
-                space.rows(a: r.a, b: r.b, into: &rows)
+                if rowsOperands != (r.a, r.b) {
+                    space.rows(a: r.a, b: r.b, into: &rows)
+                    rowsOperands = (r.a, r.b)
+                }
                 for j in 0..<rows.count {
                     guard (0..<10).contains(r.tokens[j]) else { throw RecordError("token \(r.tokens[j]) is not a digit") }
                     let bit = UInt16(1) << UInt16(r.tokens[j])

@@ -25,39 +25,21 @@ public enum SplitStage {
         let positive = try ShardWriter(path: env.layout.path(files[0]))
         let negative = try ShardWriter(path: env.layout.path(files[1]))
         let groups = try ShardWriter(path: env.layout.path(files[2]))
-        var group = GroupRecord()
-        group.run = env.runID
-        group.step = step
-        group.prompt = -1
-        var solvedAll = 0, solvedNone = 0, solvedSome = 0
-        func flush() throws {
-            guard group.prompt >= 0 else { return }
-            group.encode(into: &groups.json)
-            try groups.endRecord()
-            if group.correct == group.samples { solvedAll += 1 }
-            else if group.correct == 0 { solvedNone += 1 }
-            else { solvedSome += 1 }
-        }
-        try env.forEachRollout(input, as: .verified, step: step) { r in
-            if r.prompt != group.prompt {
-                try flush()
-                group.prompt = r.prompt
-                group.samples = 0
-                group.correct = 0
-                group.wrong = 0
-                group.malformed = 0
+        // A struct rather than locals shared with a nested function: a local var captured by two
+        // closures is boxed and pays a dynamic exclusivity check on every record.
+        var tally = GroupTally(run: env.runID, step: step)
+        try env.forEachRollout(input, as: .verified, step: step) { r, core in
+            if r.prompt != tally.group.prompt {
+                try tally.flush(into: groups)
+                tally.start(prompt: r.prompt)
             }
-            group.samples += 1
-            switch r.verdict {
-            case .correct: group.correct += 1
-            case .wrong: group.wrong += 1
-            case .malformed: group.malformed += 1
-            }
+            tally.add(r.verdict)
             let out = r.reward == 1 ? positive : negative
-            r.encode(into: &out.json, as: .verified)
+            r.encode(into: &out.json, as: .verified, core: core)
             try out.endRecord()
         }
-        try flush()
+        try tally.flush(into: groups)
+        let (solvedAll, solvedNone, solvedSome) = (tally.solvedAll, tally.solvedNone, tally.solvedSome)
         let summaries = [try positive.commit(), try negative.commit(), try groups.commit()]
         let schemas = [Schema.verified, .verified, .group]
         let manifest = Manifest(
@@ -72,5 +54,44 @@ public enum SplitStage {
         try manifest.write(to: env.layout.path(manifestFile))
         env.say("split: step \(step) part \(shard + 1)/\(shards): \(summaries[0].records) positive, \(summaries[1].records) negative, \(summaries[2].records) groups")
         return manifest
+    }
+}
+
+/// The group record being counted and how many groups were solved by all, none or some samples.
+struct GroupTally {
+    var group = GroupRecord()
+    var solvedAll = 0, solvedNone = 0, solvedSome = 0
+
+    init(run: Identifier, step: Int) {
+        group.run = run
+        group.step = step
+        group.prompt = -1
+    }
+
+    mutating func start(prompt: Int) {
+        group.prompt = prompt
+        group.samples = 0
+        group.correct = 0
+        group.wrong = 0
+        group.malformed = 0
+    }
+
+    @inline(__always) mutating func add(_ verdict: Verdict) {
+        group.samples += 1
+        switch verdict {
+        case .correct: group.correct += 1
+        case .wrong: group.wrong += 1
+        case .malformed: group.malformed += 1
+        }
+    }
+
+    /// Writes the finished group (if any) and counts it.
+    mutating func flush(into groups: ShardWriter) throws {
+        guard group.prompt >= 0 else { return }
+        group.encode(into: &groups.json)
+        try groups.endRecord()
+        if group.correct == group.samples { solvedAll += 1 }
+        else if group.correct == 0 { solvedNone += 1 }
+        else { solvedSome += 1 }
     }
 }

@@ -82,11 +82,20 @@ public struct StageEnvironment: Sendable {
     /// and the record count its manifest promised.
     func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int,
                         _ body: (inout Rollout) throws -> Void) throws {
+        try forEachRollout(output, as: schema, step: step) { r, _ in try body(&r) }
+    }
+
+    /// The same, also handing `body` the line's ``RolloutCore`` when the line is canonical (nil
+    /// when it is not), so a stage that leaves the fields `run` through `logp` as they are can
+    /// copy them into its output instead of encoding them again.
+    func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int,
+                        _ body: (inout Rollout, RolloutCore?) throws -> Void) throws {
         var r = Rollout()
         var last = (-1, -1)
         let path = layout.path(output.path)
-        let result = try ShardReader.forEachLine(path) { line, _ in
-            try r.decode(line, as: schema)
+        let numbers = NumberTextCache()
+        let result = try ShardReader.forEachLine(path, digest: false) { line, _ in
+            let core = try r.decode(line, as: schema, numbers: numbers)
             guard r.run == runID else { throw RecordError("record belongs to run \(r.run), this run is \(runID)") }
             guard r.step == step else { throw RecordError("record is from step \(r.step), expected step \(step)") }
             let order = r.order
@@ -95,7 +104,7 @@ public struct StageEnvironment: Sendable {
                 throw RecordError("\(what): prompt \(order.0) sample \(order.1) after prompt \(last.0) sample \(last.1)")
             }
             last = order
-            try body(&r)
+            try body(&r, core)
         }
         if result.records != output.records {
             throw ValenceError.badData(path: path, line: nil, detail: "holds \(result.records) records but its manifest says \(output.records)")

@@ -24,7 +24,7 @@ public enum VerifyStage {
         let outFile = RunLayout.shard(step: step, directory, shard: shard, shards: shards)
         let writer = try ShardWriter(path: env.layout.path(outFile))
         var counts = [0, 0, 0]
-        try env.forEachRollout(input, as: .rollout, step: step) { r in
+        try env.forEachRollout(input, as: .rollout, step: step) { r, core in
             guard r.prompt >= 0 && r.prompt < prompts.count else {
                 throw RecordError("prompt \(r.prompt) is not a train prompt (0..<\(prompts.count))")
             }
@@ -38,7 +38,7 @@ public enum VerifyStage {
             case .wrong: counts[1] += 1
             case .malformed: counts[2] += 1
             }
-            r.encode(into: &writer.json, as: .verified)
+            r.encode(into: &writer.json, as: .verified, core: core)
             try writer.endRecord()
         }
         let summary = try writer.commit()

@@ -81,7 +81,7 @@ public enum WeightStage {
             let outFile = RunLayout.shard(step: step, "\(directory)/\(kind)", shard: shard, shards: shards)
             let writer = try ShardWriter(path: env.layout.path(outFile))
             var sum = 0.0
-            try env.forEachRollout(output, as: .verified, step: step) { r in
+            try env.forEachRollout(output, as: .verified, step: step) { r, core in
                 guard (r.reward == 1) == (kind == "positive") else {
                     throw RecordError("a rollout with reward \(r.reward) in the \(kind) shard")
                 }
@@ -104,7 +104,7 @@ public enum WeightStage {
                     r.advantage = r.advantageTokens.reduce(0, +) / Double(rows.count)
                 }
                 sum += r.advantage
-                r.encode(into: &writer.json, as: .weighted)
+                r.encode(into: &writer.json, as: .weighted, core: core)
                 try writer.endRecord()
             }
             let s = try writer.commit()
