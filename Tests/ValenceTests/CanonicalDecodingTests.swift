@@ -6,22 +6,7 @@ import Testing
 /// writes (giving the general decoder's record, and a core that re-encodes to the same bytes) and
 /// declines every other spelling, which the general decoder then reads as before.
 @Suite struct CanonicalDecodingTests {
-    func sample() -> Rollout {
-        var r = Rollout()
-        r.run = Identifier(0xa3e1_eac0_49c5_a726)
-        r.step = 3
-        r.prompt = 17
-        r.sample = 4
-        r.a = 22
-        r.b = 571
-        r.text = Array("0593".utf8)
-        r.tokens = [0, 5, 9, 3]
-        r.logp = [-0.38675839551388336, -0.34456174064532535, -1e-05, -2.0]
-        r.verdict = .correct
-        r.reward = 1
-        r.advantage = 0.1
-        return r
-    }
+    func sample() -> Rollout { TestSupport.sampleRollout() }
 
     func line(_ r: Rollout, _ schema: Schema) -> [UInt8] {
         var w = JSONWriter()

@@ -73,6 +73,25 @@ enum TestSupport {
         try run("/usr/bin/env", ["make", "--no-print-directory", "CONFIG=debug", "NO_BUILD=1"] + arguments, cwd: repoRoot)
     }
 
+    /// A weighted rollout with awkward doubles (17 digits, an exponent, an integral value), shared
+    /// by the codec tests.
+    static func sampleRollout() -> Rollout {
+        var r = Rollout()
+        r.run = Identifier(0xa3e1_eac0_49c5_a726)
+        r.step = 3
+        r.prompt = 17
+        r.sample = 4
+        r.a = 22
+        r.b = 571
+        r.text = Array("0593".utf8)
+        r.tokens = [0, 5, 9, 3]
+        r.logp = [-0.38675839551388336, -0.34456174064532535, -1e-05, -2.0]
+        r.verdict = .correct
+        r.reward = 1
+        r.advantage = 0.1
+        return r
+    }
+
     /// Decompresses a shard with the zstd CLI and returns its lines.
     static func zstdLines(_ path: String) throws -> [String] {
         let r = try run("/usr/bin/env", ["zstd", "-dc", path])
