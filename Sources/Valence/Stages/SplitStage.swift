@@ -7,11 +7,7 @@ public enum SplitStage {
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
         let shards = env.config.shards
-        let upstream = try env.requireManifest(
-            RunLayout.partManifest(step: step, VerifyStage.directory, shard: shard, shards: shards), from: "verify", step: step)
-        guard let input = upstream.outputs.first else {
-            throw ValenceError.badData(path: env.layout.path(RunLayout.partManifest(step: step, VerifyStage.directory, shard: shard, shards: shards)), line: nil, detail: "lists no output")
-        }
+        let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: shard, from: "verify")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
         let inputs = try env.inputDigest(stage: "split", step: step, shard: shard, files: [input.path])
         if let done = env.upToDate(manifestFile, inputs: inputs) {

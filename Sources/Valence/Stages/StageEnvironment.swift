@@ -77,6 +77,16 @@ public struct StageEnvironment: Sendable {
         return m
     }
 
+    /// The one shard an upstream stage part wrote (generate's rollouts, verify's verified records),
+    /// after checking that part's manifest as ``requireManifest(_:from:step:)`` does.
+    func upstreamShard(step: Int, _ directory: String, shard: Int, from stage: String) throws -> Manifest.Output {
+        let path = RunLayout.partManifest(step: step, directory, shard: shard, shards: config.shards)
+        guard let output = try requireManifest(path, from: stage, step: step).outputs.first else {
+            throw ValenceError.badData(path: layout.path(path), line: nil, detail: "lists no output")
+        }
+        return output
+    }
+
     /// Streams a step shard's rollouts, checking what every step shard guarantees: this run, this
     /// step, strictly increasing (prompt, sample) order (so duplicates are caught in O(1) memory),
     /// and the record count its manifest promised.

@@ -6,11 +6,7 @@ public enum VerifyStage {
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
         let shards = env.config.shards
-        let upstream = try env.requireManifest(
-            RunLayout.partManifest(step: step, GenerateStage.directory, shard: shard, shards: shards), from: "generate", step: step)
-        guard let input = upstream.outputs.first else {
-            throw ValenceError.badData(path: env.layout.path(RunLayout.partManifest(step: step, GenerateStage.directory, shard: shard, shards: shards)), line: nil, detail: "lists no output")
-        }
+        let input = try env.upstreamShard(step: step, GenerateStage.directory, shard: shard, from: "generate")
         let trainFile = RunLayout.taskShard("train")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
         let inputs = try env.inputDigest(stage: "verify", step: step, shard: shard, files: [input.path, trainFile])
