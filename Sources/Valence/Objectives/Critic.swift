@@ -89,12 +89,7 @@ public struct Critic: Sendable, Equatable {
             try seen.require(2, "row")
             try seen.require(4, "ctx")
             try seen.require(8, "v")
-            guard index == next, index < space.rowCount else {
-                throw RecordError("row \(index) out of order: expected row \(next) of \(space.rowCount)")
-            }
-            guard label == space.label(row: index) else {
-                throw RecordError("row \(index) has ctx \"\(label)\", expected \"\(space.label(row: index))\"")
-            }
+            try space.checkRow(index, label: label, expected: next)
             critic.values[index] = v
             next += 1
         }

@@ -61,6 +61,18 @@ public struct ContextSpace: Sendable, Hashable {
         return r
     }
 
+    /// Checks a row of a per-context file (policy, critic): rows come once each, in order, and carry
+    /// this space's label, so a file from another window or digit count is refused by name.
+    func checkRow(_ index: Int, label: String, expected next: Int) throws {
+        guard index == next, index < rowCount else {
+            throw RecordError("row \(index) out of order: expected row \(next) of \(rowCount)")
+        }
+        let expected = self.label(row: index)
+        guard label == expected else {
+            throw RecordError("row \(index) has ctx \"\(label)\", expected \"\(expected)\" (a file from another window or digit count?)")
+        }
+    }
+
     /// The readable key of a row, e.g. "j2 a3 b5" or "j2 a3 b5 h12" (h_{j+1} = 1, h_{j+2} = 2).
     public func label(row: Int) -> String {
         let hints = row % hintCount

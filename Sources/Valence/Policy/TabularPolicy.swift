@@ -113,12 +113,7 @@ public struct TabularPolicy: Sendable, Equatable {
             try seen.require(2, "row")
             try seen.require(4, "ctx")
             try seen.require(8, "logits")
-            guard index == next, index < space.rowCount else {
-                throw RecordError("row \(index) out of order: expected row \(next) of \(space.rowCount)")
-            }
-            guard label == space.label(row: index) else {
-                throw RecordError("row \(index) has ctx \"\(label)\", expected \"\(space.label(row: index))\" (policy from another window or digit count?)")
-            }
+            try space.checkRow(index, label: label, expected: next)
             guard row.count == 10 else { throw RecordError("row \(index) has \(row.count) logits, expected 10") }
             for (k, v) in row.enumerated() {
                 guard v.isFinite else { throw RecordError("row \(index) logit \(k) is \(v)") }
