@@ -103,6 +103,26 @@ import Testing
         #expect(throws: (any Error).self) { _ = try general(edited, .weighted) }
     }
 
+    /// One cache across lines, as a stage uses it: the remembered line prefix (schema, run, step)
+    /// serves only lines that start with exactly those bytes, decoded as the same schema, and a
+    /// line that fails midway through its prefix does not disturb it.
+    @Test func rememberedPrefixServesOnlyIdenticalBytes() throws {
+        let numbers = NumberTextCache()
+        let first = sample()
+        var other = first
+        other.run = Identifier(0x0123_4567_89ab_cdef)
+        other.step = 12
+        let firstLine = line(first, .weighted)
+        #expect(try #require(fast(firstLine, .weighted, numbers)).0 == first)
+        #expect(fast(firstLine, .verified, numbers) == nil)
+        #expect(try #require(fast(line(other, .weighted), .weighted, numbers)).0 == other)
+        let broken = Array(String(decoding: line(first, .weighted), as: UTF8.self)
+            .replacingOccurrences(of: #""step":"#, with: #""stop":"#).utf8)
+        #expect(fast(broken, .weighted, numbers) == nil)
+        #expect(try #require(fast(line(other, .weighted), .weighted, numbers)).0 == other)
+        #expect(try #require(fast(firstLine, .weighted, numbers)).0 == first)
+    }
+
     /// A line in another schema's layout, or extra fields of a later stage, is not canonical for
     /// the schema asked for.
     @Test func otherSchemasAreDeclined() {

@@ -37,8 +37,19 @@ extension Rollout {
         default: return nil
         }
         let coreStart = p.pos
-        guard p.literal(",\"run\":\""), let id = p.run(numbers), p.literal("\",\"step\":"), let step = p.int(),
-              p.literal(",\"prompt\":"), let prompt = p.int(), p.literal(",\"sample\":"), let sample = p.int(),
+        // Every line of a shard starts with the same schema, run and step: when this line's first
+        // bytes through `,"prompt":` equal the last canonical line's, so do their values.
+        let id: Identifier, step: Int
+        if let known = numbers.prefix(matching: base, count: line.count) {
+            p.pos = known.length
+            (id, step) = (known.run, known.step)
+        } else {
+            guard p.literal(",\"run\":\""), let parsedID = p.run(numbers), p.literal("\",\"step\":"), let parsedStep = p.int(),
+                  p.literal(",\"prompt\":") else { return nil }
+            (id, step) = (parsedID, parsedStep)
+            numbers.remember(prefix: base, length: p.pos, run: id, step: step)
+        }
+        guard let prompt = p.int(), p.literal(",\"sample\":"), let sample = p.int(),
               p.literal(",\"a\":"), let a = p.int(), p.literal(",\"b\":"), let b = p.int(),
               p.literal(",\"text\":\""), let text = p.plainString(), p.literal(",\"tokens\":[")
         else { return nil }
@@ -267,6 +278,14 @@ public final class NumberTextCache {
     /// (Unchecked exclusivity: read once per line by the one decoder that owns this object.)
     @exclusivity(unchecked) var runText: (UInt64, UInt64) = (0, 0)
     @exclusivity(unchecked) var run = Identifier(0)
+    /// The first bytes of the last canonical line, through `,"prompt":` (schema tag, run and step),
+    /// and its run and step; length 0 before the first. (The schema tag was checked against the
+    /// schema asked for before the prefix is compared.)
+    static let prefixCapacity = 128
+    let prefixBytes: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) var prefixLength = 0
+    @exclusivity(unchecked) var prefixRun = Identifier(0)
+    @exclusivity(unchecked) var prefixStep = 0
 
     public init() {
         table = .allocate(capacity: NumberTextCache.buckets * 8)
@@ -277,6 +296,26 @@ public final class NumberTextCache {
         doubles.initialize(repeating: 0, count: NumberTextCache.scratchCount)
         advantages = .allocate(capacity: NumberTextCache.scratchCount)
         advantages.initialize(repeating: 0, count: NumberTextCache.scratchCount)
+        prefixBytes = .allocate(capacity: NumberTextCache.prefixCapacity)
+        prefixBytes.initialize(repeating: 0, count: NumberTextCache.prefixCapacity)
+    }
+
+    /// The remembered prefix's length, run and step when `line` (of `count` bytes) starts with it
+    /// and goes on after it.
+    @inline(__always) func prefix(matching line: UnsafePointer<UInt8>, count: Int)
+        -> (length: Int, run: Identifier, step: Int)? {
+        let n = prefixLength
+        guard n > 0, count > n, memcmp(line, prefixBytes, n) == 0 else { return nil }
+        return (n, prefixRun, prefixStep)
+    }
+
+    /// Remembers a validated line prefix (see ``prefix(matching:count:)``).
+    @inline(__always) func remember(prefix line: UnsafePointer<UInt8>, length: Int, run id: Identifier, step: Int) {
+        guard length <= NumberTextCache.prefixCapacity else { prefixLength = 0; return }
+        prefixBytes.update(from: line, count: length)
+        prefixLength = length
+        prefixRun = id
+        prefixStep = step
     }
 
     deinit {
@@ -284,6 +323,7 @@ public final class NumberTextCache {
         tokens.deallocate()
         doubles.deallocate()
         advantages.deallocate()
+        prefixBytes.deallocate()
     }
 
     /// High bit of each byte of `w` that is ',', ']' or '}'; exact for the lowest such byte.
@@ -291,7 +331,8 @@ public final class NumberTextCache {
         @inline(__always) func zeros(_ x: UInt64) -> UInt64 {
             (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
         }
-        return zeros(w ^ 0x2C2C_2C2C_2C2C_2C2C) | zeros(w ^ 0x5D5D_5D5D_5D5D_5D5D) | zeros(w ^ 0x7D7D_7D7D_7D7D_7D7D)
+        // ']' (0x5D) and '}' (0x7D) differ only in bit 0x20, and no other byte ORed with 0x20 is 0x7D.
+        return zeros(w ^ 0x2C2C_2C2C_2C2C_2C2C) | zeros((w | 0x2020_2020_2020_2020) ^ 0x7D7D_7D7D_7D7D_7D7D)
     }
 
     /// The value of the canonical number at `p` and its length, or nil.
