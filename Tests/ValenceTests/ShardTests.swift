@@ -140,6 +140,52 @@ import Testing
         }
     }
 
+    /// Every line and line number, or the error, the reader gives for a file.
+    func readLines(_ path: String, readAhead: Bool, stopAt: Int? = nil) -> Result<[String], ValenceError> {
+        var lines: [String] = []
+        do {
+            try ShardReader.forEachLine(path, readAhead: readAhead) { line, number in
+                if number == stopAt { throw RecordError("stopped at line \(number)") }
+                lines.append("\(number): \(String(decoding: line, as: UTF8.self))")
+            }
+            return .success(lines)
+        } catch let e as ValenceError {
+            return .failure(e)
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return .success([])
+        }
+    }
+
+    /// Reading ahead on a second thread changes nothing a caller can see: the same lines with the
+    /// same numbers, and the same error for a damaged file or a body that throws midway (which
+    /// must also not leave the reading thread behind: the call returns).
+    @Test func readAheadGivesTheSameLinesAndErrors() throws {
+        let dir = TestSupport.temporaryDirectory()
+        _ = try write(sampleRollouts(20_000), to: "\(dir)/s.jsonl.zst", as: .weighted)
+        let bytes = try FileSystem.readFile("\(dir)/s.jsonl.zst")
+        try FileSystem.writeAtomically("\(dir)/cut.jsonl.zst", bytes: bytes[0..<(bytes.count * 2 / 3)])
+        var corrupt = bytes
+        corrupt[bytes.count / 2] ^= 0xFF
+        try FileSystem.writeAtomically("\(dir)/bad.jsonl.zst", bytes: corrupt)
+        try FileSystem.writeAtomically("\(dir)/odd.jsonl", text: "first\r\n\n  \t\nsecond\n" + String(repeating: "x", count: 300_000) + "\nlast, no newline")
+        _ = try TestSupport.run("/bin/sh", ["-c", "zstd -q -f '\(dir)/odd.jsonl' -o '\(dir)/odd.jsonl.zst'"])
+        for file in ["s", "cut", "bad", "odd"] {
+            let path = "\(dir)/\(file).jsonl.zst"
+            let plain = readLines(path, readAhead: false), ahead = readLines(path, readAhead: true)
+            #expect(plain == ahead, "\(file)")
+            if case .success(let lines) = plain { #expect(lines.count >= 4) }
+        }
+        #expect(try readLines("\(dir)/s.jsonl.zst", readAhead: true).get().count == 20_000)
+        #expect(try readLines("\(dir)/odd.jsonl.zst", readAhead: true).get().last == "6: last, no newline")
+        for stop in [1, 777, 19_999] {
+            let plain = readLines("\(dir)/s.jsonl.zst", readAhead: false, stopAt: stop)
+            #expect(plain == readLines("\(dir)/s.jsonl.zst", readAhead: true, stopAt: stop))
+            #expect(plain == .failure(.badData(path: "\(dir)/s.jsonl.zst", line: stop, detail: "stopped at line \(stop)")))
+        }
+        #expect(readLines("\(dir)/none.jsonl.zst", readAhead: true) == readLines("\(dir)/none.jsonl.zst", readAhead: false))
+    }
+
     @Test func schemaVersionAndFieldsAreChecked() throws {
         func decode(_ text: String) -> String? {
             var r = Rollout()

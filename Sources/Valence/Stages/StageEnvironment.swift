@@ -90,21 +90,22 @@ public struct StageEnvironment: Sendable {
     /// Streams a step shard's rollouts, checking what every step shard guarantees: this run, this
     /// step, strictly increasing (prompt, sample) order (so duplicates are caught in O(1) memory),
     /// and the record count its manifest promised.
-    func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int,
+    func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int, readAhead: Bool = false,
                         _ body: (inout Rollout) throws -> Void) throws {
-        try forEachRollout(output, as: schema, step: step) { r, _ in try body(&r) }
+        try forEachRollout(output, as: schema, step: step, readAhead: readAhead) { r, _ in try body(&r) }
     }
 
     /// The same, also handing `body` the line's ``RolloutCore`` when the line is canonical (nil
     /// when it is not), so a stage that leaves the fields `run` through `logp` as they are can
     /// copy them into its output instead of encoding them again.
-    func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int,
+    /// `readAhead` decompresses on a second thread (see ``ShardReader/forEachLine(_:digest:readAhead:_:)``).
+    func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int, readAhead: Bool = false,
                         _ body: (inout Rollout, RolloutCore?) throws -> Void) throws {
         var r = Rollout()
         var last = (-1, -1)
         let path = layout.path(output.path)
         let numbers = NumberTextCache()
-        let result = try ShardReader.forEachLine(path, digest: false) { line, _ in
+        let result = try ShardReader.forEachLine(path, digest: false, readAhead: readAhead) { line, _ in
             let core = try r.decode(line, as: schema, numbers: numbers)
             guard r.run == runID else { throw RecordError("record belongs to run \(r.run), this run is \(runID)") }
             guard r.step == step else { throw RecordError("record is from step \(r.step), expected step \(step)") }

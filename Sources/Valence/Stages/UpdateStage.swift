@@ -60,7 +60,9 @@ public enum UpdateStage {
         for manifest in weighted {
             for output in manifest.outputs {
                 let isPositive = output.path.contains("/positive/")
-                try env.forEachRollout(output, as: .weighted, step: step) { r in
+                // update is the one stage of a step that runs alone, so it decompresses on a
+                // second core while this one decodes and accumulates.
+                try env.forEachRollout(output, as: .weighted, step: step, readAhead: true) { r in
                     guard r.tokens.count == L else {
                         throw RecordError("\(r.tokens.count) tokens, the task's responses have \(L)")
                     }
