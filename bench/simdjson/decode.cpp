@@ -83,31 +83,34 @@ inline int hex(char c) {
   return -1;
 }
 
-// Index of a key in kKeys (-1: unknown). Compares the raw key text, as find_field does; a key
-// with an escape is unescaped first, so every spelling Valence accepts is accepted here too.
+// Index of a key in kKeys (-1: unknown, -2: invalid). Compares the raw key text, as find_field
+// does (no copy); a key with an escape is unescaped first, so every spelling Valence accepts is
+// accepted here too.
 inline int key_index(ondemand::field &field) {
-  const char *k = field.key().raw();
+  ondemand::raw_json_string key = field.key();
+  int f = -1;
+  switch (key.raw()[0]) {
+    case 's': f = key.unsafe_is_equal("schema") ? 0 : key.unsafe_is_equal("step") ? 2 : key.unsafe_is_equal("sample") ? 4 : -1; break;
+    case 'r': f = key.unsafe_is_equal("run") ? 1 : key.unsafe_is_equal("reward") ? 11 : -1; break;
+    case 'p': f = key.unsafe_is_equal("prompt") ? 3 : -1; break;
+    case 'a': f = key.unsafe_is_equal("a") ? 5 : key.unsafe_is_equal("adv") ? 12 : key.unsafe_is_equal("adv_tokens") ? 13 : -1; break;
+    case 'b': f = key.unsafe_is_equal("b") ? 6 : -1; break;
+    case 't': f = key.unsafe_is_equal("text") ? 7 : key.unsafe_is_equal("tokens") ? 8 : -1; break;
+    case 'l': f = key.unsafe_is_equal("logp") ? 9 : -1; break;
+    case 'v': f = key.unsafe_is_equal("verdict") ? 10 : -1; break;
+    default: break;
+  }
+  if (f >= 0) return f;
+  // Unknown, unless it holds an escape before its closing quote.
+  const char *k = key.raw();
   size_t n = 0;
-  bool escaped = false;
-  while (k[n] != '"') {
-    if (k[n] == '\\') {
-      escaped = true;
-      break;
-    }
-    n++;
-  }
-  std::string_view key(k, n);
-  if (escaped && field.unescaped_key().get(key) != SUCCESS) return -2;
-  switch (key.size()) {
-    case 1: return key[0] == 'a' ? 5 : key[0] == 'b' ? 6 : -1;
-    case 3: return key == "run" ? 1 : key == "adv" ? 12 : -1;
-    case 4: return key == "step" ? 2 : key == "text" ? 7 : key == "logp" ? 9 : -1;
-    case 6:
-      return key == "schema" ? 0 : key == "prompt" ? 3 : key == "sample" ? 4 : key == "tokens" ? 8 : key == "reward" ? 11 : -1;
-    case 7: return key == "verdict" ? 10 : -1;
-    case 10: return key == "adv_tokens" ? 13 : -1;
-    default: return -1;
-  }
+  while (k[n] != '"' && k[n] != '\\') n++;
+  if (k[n] == '"') return -1;
+  std::string_view text;
+  if (field.unescaped_key().get(text) != SUCCESS) return -2;
+  for (int i = 0; i < 14; i++)
+    if (text == kKeys[i]) return i;
+  return -1;
 }
 
 template <class Array>
