@@ -64,7 +64,7 @@ SWITCH_FLAGS = --minibatches $(MINIBATCHES) $(if $(filter-out off,$(CLIP)),--cli
 ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
-.PHONY: help deps plot-deps build test bench compare ablation run step init status generate verify split weight update eval report clean
+.PHONY: help deps plot-deps build test bench bench-codec compare ablation run step init status generate verify split weight update eval report clean
 .PHONY: slurm-run slurm-status test-slurm kill-test fuzz
 
 help: ## Show targets and variables
@@ -75,6 +75,7 @@ help: ## Show targets and variables
 	@echo "  make ablation    psr/nsr/w-reinforce x {sgd,adam} x {M=1,4} x {no clip, clip 0.2} x 3 seeds -> $(ABLATION_OUT)/report.md"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
+	@echo "  make bench-codec decode only: Valence's rollout decoders vs simdjson On-Demand (ns, instructions/record)"
 	@echo "  make kill-test   SIGKILL stages at 60 seeded points; recovery must be byte-identical"
 	@echo "  make fuzz        1M libFuzzer inputs through the shard decoder and the verifier"
 	@echo
@@ -113,16 +114,20 @@ deps: ## Install the system packages Valence needs (libzstd-dev; zstd and jq for
 	command -v zstd >/dev/null || missing="$$missing zstd"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v flock >/dev/null || missing="$$missing util-linux"; \
-	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; \
+	who=deps; $(APT_INSTALL)
+
+# Shell text that installs the Debian packages in $$missing (if any) with apt-get, as root or through
+# sudo, naming the target $$who in its messages; without apt-get it says what is missing and fails.
+APT_INSTALL = if [ -n "$$missing" ]; then \
+	  echo "$$who: installing$$missing"; \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-	      || { echo "deps: apt-get could not install$$missing; install it by hand" >&2; exit 1; }; \
+	      || { echo "$$who: apt-get could not install$$missing; install it by hand" >&2; exit 1; }; \
 	  elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
 	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-	      || { echo "deps: apt-get could not install$$missing; install it by hand" >&2; exit 1; }; \
+	      || { echo "$$who: apt-get could not install$$missing; install it by hand" >&2; exit 1; }; \
 	  else \
-	    echo "deps: missing$$missing and no apt-get here; install them with your package manager" >&2; exit 1; \
+	    echo "$$who: missing$$missing and no apt-get here; install them with your package manager" >&2; exit 1; \
 	  fi; \
 	fi
 
@@ -147,6 +152,32 @@ bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python
 	@$(MAKE) --no-print-directory build CONFIG=release
 	@python3 -c 'import orjson, zstandard' 2>/dev/null || python3 -m pip install -q zstandard orjson
 	@VALENCE_BIN=$(abspath .build/release) python3 bench/bench.py
+
+# Decode-only comparison behind docs/performance.md, "Codec choice: simdjson measured". Not part of
+# `make test` or CI: libsimdjson-dev (and g++, jq, valgrind) are needed only here, and only
+# bench/simdjson/decode.cpp links it. -O3 without -march=native, like a portable build; the same
+# program built with -march=native is timed as an extra row (simdjson's On-Demand code is compiled
+# for the build's target, so without AVX2 at compile time it uses its generic kernel).
+CODEC_REPS  ?= 5
+CALLGRIND   ?= 1
+CODEC_SHARD ?=
+CODEC_CXX   ?= g++
+CODEC_CXXFLAGS ?= -std=c++17 -O3 -DNDEBUG
+bench-codec: ## simdjson On-Demand vs Valence's decoders on the same lines: ns and instructions per record
+	@missing=""; \
+	[ -f /usr/include/simdjson.h ] || missing="$$missing libsimdjson-dev"; \
+	command -v $(CODEC_CXX) >/dev/null || missing="$$missing g++"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v zstd >/dev/null || missing="$$missing zstd"; \
+	if [ "$(CALLGRIND)" = 1 ]; then command -v valgrind >/dev/null || missing="$$missing valgrind"; fi; \
+	who=bench-codec; $(APT_INSTALL)
+	@$(MAKE) --no-print-directory build CONFIG=release
+	@mkdir -p .build/bench-codec
+	$(CODEC_CXX) $(CODEC_CXXFLAGS) -o .build/bench-codec/decode bench/simdjson/decode.cpp -lsimdjson -lzstd
+	$(CODEC_CXX) $(CODEC_CXXFLAGS) -march=native -o .build/bench-codec/decode-native bench/simdjson/decode.cpp -lsimdjson -lzstd
+	@VALENCE_BIN=$(abspath .build/release) DECODE=$(abspath .build/bench-codec/decode) \
+	  DECODE_NATIVE=$(abspath .build/bench-codec/decode-native) REPS=$(CODEC_REPS) CALLGRIND=$(CALLGRIND) \
+	  CODEC_SHARD=$(CODEC_SHARD) python3 bench/simdjson/compare.py
 
 compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md, figures, passk.csv
 	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS) $(SWITCH_FLAGS)

@@ -6,12 +6,15 @@ import PackageDescription
 /// One library (`Valence`) holds the domain; each `valence-*` executable is a thin command-line
 /// front end for one pipeline stage.
 let stages = ["init", "generate", "verify", "split", "weight", "update", "eval", "report", "status"]
+/// Developer tools built the same way but not part of the pipeline: `valence-bench-codec` times the
+/// rollout decoders for `make bench-codec` (docs/performance.md).
+let tools = ["bench-codec"]
 
 let package = Package(
     name: "Valence",
     platforms: [.macOS(.v13)],
     products: [.library(name: "Valence", targets: ["Valence"])]
-        + stages.map { .executable(name: "valence-\($0)", targets: ["valence-\($0)"]) },
+        + (stages + tools).map { .executable(name: "valence-\($0)", targets: ["valence-\($0)"]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
@@ -40,7 +43,7 @@ let package = Package(
             dependencies: ["Valence"],
             path: "Tests/ValenceTests"
         ),
-    ] + stages.map { stage in
+    ] + (stages + tools).map { stage in
         .executableTarget(
             name: "valence-\(stage)",
             dependencies: [
