@@ -344,9 +344,9 @@ public final class NumberTextCache {
             w1 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             w2 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
         } else {
-            withUnsafeMutableBytes(of: &w0) { memcpy($0.baseAddress!, p, min(available, 8)) }
-            if available > 8 { withUnsafeMutableBytes(of: &w1) { memcpy($0.baseAddress!, p + 8, min(available - 8, 8)) } }
-            if available > 16 { withUnsafeMutableBytes(of: &w2) { memcpy($0.baseAddress!, p + 16, available - 16) } }
+            _ = withUnsafeMutableBytes(of: &w0) { memcpy($0.baseAddress!, p, min(available, 8)) }
+            if available > 8 { _ = withUnsafeMutableBytes(of: &w1) { memcpy($0.baseAddress!, p + 8, min(available - 8, 8)) } }
+            if available > 16 { _ = withUnsafeMutableBytes(of: &w2) { memcpy($0.baseAddress!, p + 16, available - 16) } }
         }
         // The number ends at the first terminator; canonical numbers are 1 to 24 bytes.
         let n: Int

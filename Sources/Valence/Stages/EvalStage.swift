@@ -151,7 +151,8 @@ public enum EvalStage {
         // The rows depend only on the operands, which repeat for a prompt's whole group.
         var rowsOperands = (-1, -1)
         for output in shards {
-            try env.forEachRollout(output, as: .verified, step: step) { r in
+            // eval, like update, runs alone after the step's shards: read ahead when a second CPU is there.
+            try env.forEachRollout(output, as: .verified, step: step, readAhead: Processors.usable > 1) { r in
                 guard r.tokens.count == space.length else {
                     throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
                 }
