@@ -105,6 +105,9 @@ public struct StageEnvironment: Sendable {
         var last = (-1, -1)
         let path = layout.path(output.path)
         let numbers = NumberTextCache()
+        // A local, not `self.runID` in the closure: that copied the whole environment (config
+        // strings, log closure: a dozen retains and releases) for every line.
+        let runID = runID
         let result = try ShardReader.forEachLine(path, digest: false, readAhead: readAhead) { line, _ in
             let core = try r.decode(line, as: schema, numbers: numbers)
             guard r.run == runID else { throw RecordError("record belongs to run \(r.run), this run is \(runID)") }
