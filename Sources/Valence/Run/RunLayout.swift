@@ -12,6 +12,7 @@
 ///                                      (+ critic.jsonl.zst for ppo)
 /// RUN/steps/NNNNNN/eval/               valence-eval
 /// RUN/metrics.jsonl                    valence-eval: one line per evaluation, rebuilt each time
+/// RUN/.locks/                          empty lock files: one per stage part being written
 /// ```
 public struct RunLayout: Sendable {
     public let root: String
@@ -61,6 +62,13 @@ public struct RunLayout: Sendable {
     public static func critic(_ step: Int) -> String { "\(checkpoint(step))/critic.jsonl.zst" }
     public static func checkpointManifest(_ step: Int) -> String { "\(checkpoint(step))/MANIFEST.json" }
     public static func evalManifest(_ step: Int) -> String { "\(stepDirectory(step))/eval/MANIFEST.json" }
+    /// The lock a stage part holds while it works: named after the part's manifest, kept outside
+    /// the output directories (which hold only outputs).
+    public static func lock(forManifest manifest: String) -> String {
+        ".locks/" + manifest.replacingSlashes() + ".lock"
+    }
+    /// Held while `metrics.jsonl` is rebuilt (evals of different steps share that file).
+    public static let metricsLock = ".locks/metrics.jsonl.lock"
 
     public func loadConfig() throws -> RunConfig {
         guard FileSystem.exists(config) else {
@@ -78,5 +86,11 @@ public struct RunLayout: Sendable {
             last = max(last ?? step, step)
         }
         return last
+    }
+}
+
+extension String {
+    fileprivate func replacingSlashes() -> String {
+        String(map { $0 == "/" ? "_" : $0 })
     }
 }

@@ -26,6 +26,8 @@ public enum EvalStage {
         }
         let splits = config.evalTrain ? ["test", "train"] : ["test"]
         let manifestFile = RunLayout.evalManifest(step)
+        let lock = try env.lockPart(manifestFile, stage: "eval")
+        defer { lock.release() }
         var files = [RunLayout.policy(step), RunLayout.checkpointManifest(step)] + splits.map { RunLayout.taskShard($0) }
         files += (0..<splitManifests.count).map { RunLayout.partManifest(step: step, SplitStage.directory, shard: $0, shards: config.shards) }
         files += (0..<weightManifests.count).map { RunLayout.partManifest(step: step, WeightStage.directory, shard: $0, shards: config.shards) }
@@ -181,6 +183,9 @@ public enum EvalStage {
     /// never duplicate a line, and a crash mid-write leaves the previous complete file.
     /// `including` names a step whose eval file is written but whose manifest is not yet.
     public static func rebuildMetrics(_ env: StageEnvironment, including pending: Int? = nil) throws {
+        // Evals of different steps may finish at once; the file is rebuilt by one at a time.
+        let lock = try FileLock.acquire(env.layout.path(RunLayout.metricsLock)) {}
+        defer { lock.release() }
         var bytes: [UInt8] = []
         let names = (try? FileSystem.list(env.layout.path("steps"))) ?? []
         for name in names {

@@ -11,6 +11,8 @@ public enum GenerateStage {
         let policyFile = RunLayout.policy(step - 1)
         let trainFile = RunLayout.taskShard("train")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
+        let lock = try env.lockPart(manifestFile, stage: "generate")
+        defer { lock.release() }
         let inputs = try env.inputDigest(stage: "generate", step: step, shard: shard, files: [policyFile, trainFile])
         if let done = env.upToDate(manifestFile, inputs: inputs) {
             env.say("generate: step \(step) part \(shard + 1)/\(shards) is up to date")

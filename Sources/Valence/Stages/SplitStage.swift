@@ -9,6 +9,8 @@ public enum SplitStage {
         let shards = env.config.shards
         let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: shard, from: "verify")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
+        let lock = try env.lockPart(manifestFile, stage: "split")
+        defer { lock.release() }
         let inputs = try env.inputDigest(stage: "split", step: step, shard: shard, files: [input.path])
         if let done = env.upToDate(manifestFile, inputs: inputs) {
             env.say("split: step \(step) part \(shard + 1)/\(shards) is up to date")

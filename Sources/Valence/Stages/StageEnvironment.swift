@@ -60,6 +60,15 @@ public struct StageEnvironment: Sendable {
         return nil
     }
 
+    /// Locks the part whose manifest is `manifest` for as long as the returned lock lives, saying so
+    /// when another process holds it (see ``FileLock``).
+    func lockPart(_ manifest: String, stage: String) throws -> FileLock {
+        let path = layout.path(RunLayout.lock(forManifest: manifest))
+        return try FileLock.acquire(path) {
+            say("\(stage): another process is writing \(manifest); waiting for it")
+        }
+    }
+
     /// Reads an upstream manifest, failing clearly if that stage has not completed or belongs to
     /// another run or step.
     func requireManifest(_ path: String, from stage: String, step: Int) throws -> Manifest {

@@ -26,6 +26,8 @@ public enum UpdateStage {
         let baseFile = config.klCoef != 0 ? RunLayout.policy(0) : nil
         let inputFiles = weighted.flatMap { $0.outputs.map(\.path) }
         let manifestFile = RunLayout.checkpointManifest(step)
+        let lock = try env.lockPart(manifestFile, stage: "update")
+        defer { lock.release() }
         let inputs = try env.inputDigest(stage: "update", step: step,
                                          files: [policyFile, stateFile] + [criticFile, baseFile].compactMap { $0 } + inputFiles)
         if let done = env.upToDate(manifestFile, inputs: inputs) {

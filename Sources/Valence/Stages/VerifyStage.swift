@@ -9,6 +9,8 @@ public enum VerifyStage {
         let input = try env.upstreamShard(step: step, GenerateStage.directory, shard: shard, from: "generate")
         let trainFile = RunLayout.taskShard("train")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
+        let lock = try env.lockPart(manifestFile, stage: "verify")
+        defer { lock.release() }
         let inputs = try env.inputDigest(stage: "verify", step: step, shard: shard, files: [input.path, trainFile])
         if let done = env.upToDate(manifestFile, inputs: inputs) {
             env.say("verify: step \(step) part \(shard + 1)/\(shards) is up to date")

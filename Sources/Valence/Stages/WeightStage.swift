@@ -30,6 +30,8 @@ public enum WeightStage {
         let criticFile = objective == .ppo ? RunLayout.critic(step - 1) : nil
 
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
+        let lock = try env.lockPart(manifestFile, stage: "weight")
+        defer { lock.release() }
         let inputs = try env.inputDigest(stage: "weight", step: step, shard: shard,
                                          files: reads.map(\.output.path) + (groupsInput.map { [$0.path] } ?? [])
                                              + (criticFile.map { [$0] } ?? []))

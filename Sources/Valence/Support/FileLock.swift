@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An exclusive advisory lock (`flock`) on a lock file, held until ``release()`` or deinit.
+///
+/// Stages take one per output part so that two processes working on the same part (a stage run
+/// by hand while cron's `make step` runs it, two shells, a resubmitted job) take turns instead of
+/// writing the same temporary file at once: the second waits, then finds the part up to date.
+/// The kernel drops the lock when its holder dies, so a killed stage never leaves it stuck.
+public final class FileLock {
+    private var fd: Int32
+
+    private init(fd: Int32) { self.fd = fd }
+
+    /// Locks `path` (created if missing, with its directory), calling `waiting` once if another
+    /// process holds it, then blocking until it is free.
+    public static func acquire(_ path: String, waiting: () -> Void) throws -> FileLock {
+        try FileSystem.makeDirectories(FileSystem.directoryName(path))
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ValenceError.io(path: path, detail: "cannot open lock file: \(FileSystem.errnoText())")
+        }
+        let lock = FileLock(fd: fd)
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
+        guard errno == EWOULDBLOCK else {
+            throw ValenceError.io(path: path, detail: "cannot lock: \(FileSystem.errnoText())")
+        }
+        waiting()
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw ValenceError.io(path: path, detail: "cannot lock: \(FileSystem.errnoText())")
+            }
+        }
+        return lock
+    }
+
+    /// Whether another process holds `path`'s lock now (for tests and status; racy by nature).
+    public static func isHeld(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
+    public func release() {
+        guard fd >= 0 else { return }
+        close(fd)  // closing the only descriptor releases the flock
+        fd = -1
+    }
+
+    deinit { release() }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import Valence
+
+/// Two processes on the same stage part take turns: the second waits for the first's lock, then
+/// finds the part done (or does it), instead of both writing the same temporary file.
+@Suite struct PartLockTests {
+    @Test func aStageWaitsForTheProcessHoldingItsPart() throws {
+        let run = TestSupport.temporaryDirectory() + "/run"
+        let made = try TestSupport.valence("init", ["--run", run, "--train", "200", "--test", "100", "--batch", "16",
+                                                    "--group", "8", "--corpus", "2000", "--steps", "1", "-q"])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(try TestSupport.valence("generate", ["--run", run, "--step", "1", "-q"]).status == 0)
+
+        // Hold verify's part lock as a running valence-verify would.
+        let manifest = RunLayout.partManifest(step: 1, VerifyStage.directory, shard: 0, shards: 1)
+        let held = try FileLock.acquire("\(run)/\(RunLayout.lock(forManifest: manifest))") {
+            Issue.record("nobody else holds the lock yet")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(TestSupport.binDirectory)/valence-verify")
+        process.arguments = ["--run", run, "--step", "1"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+
+        // It says it is waiting (read until then; it cannot finish while the lock is held).
+        var said = ""
+        while !said.contains("waiting") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }  // it exited without waiting: the lock did not hold it
+            said += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(said.contains("verify: another process is writing \(manifest); waiting for it"), "\(said)")
+        #expect(process.isRunning)
+        #expect(!FileSystem.exists("\(run)/\(manifest)"))
+
+        held.release()
+        process.waitUntilExit()
+        said += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(said)")
+        #expect(FileSystem.exists("\(run)/\(manifest)"))
+        // The lock file lives outside the output directory, which holds only outputs.
+        #expect(!((try? FileSystem.list("\(run)/steps/000001/verified")) ?? []).contains { $0.hasSuffix(".lock") })
+        #expect(!FileLock.isHeld("\(run)/\(RunLayout.lock(forManifest: manifest))"))
+    }
+}
