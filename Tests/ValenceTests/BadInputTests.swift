@@ -196,7 +196,16 @@ import Testing
         let text = try String(contentsOfFile: run.path("config.json"), encoding: .utf8)
         try text.replacingOccurrences(of: "\"lr\": 0.03", with: "\"lr\": -1.0")
             .write(toFile: run.path("config.json"), atomically: true, encoding: .utf8)
-        try run.expectRefused("generate", code: 65, file: "config.json", line: nil, says: "lr = -1.0", outputs: "steps/000001/rollouts")
+        try run.expectRefused("generate", code: 78, file: "config.json", line: nil, says: "lr = -1.0", outputs: "steps/000001/rollouts")
+    }
+
+    @Test func handEditedConfigUnknownName() throws {
+        let run = try ScratchRun(through: nil)
+        let text = try String(contentsOfFile: run.path("config.json"), encoding: .utf8)
+        #expect(text.contains("\"objective\": \""))
+        try text.replacingOccurrences(of: "\"objective\": \"", with: "\"objective\": \"x")
+            .write(toFile: run.path("config.json"), atomically: true, encoding: .utf8)
+        try run.expectRefused("generate", code: 78, file: "config.json", line: nil, says: "unknown objective", outputs: "steps/000001/rollouts")
     }
 
     @Test func stepOutOfRange() throws {

@@ -194,7 +194,7 @@ public struct RunConfig: Sendable, Equatable {
         seed = UInt64(bitPattern: Int64(seedValue))
         let taskName = try json.string("task")
         guard taskName == "add" else {
-            throw ValenceError.badData(path: json.path, line: nil, detail: "unknown task \"\(taskName)\" (Valence knows \"add\")")
+            throw ValenceError.config(detail: "\(json.path): " + "unknown task \"\(taskName)\" (Valence knows \"add\")")
         }
         digits = try json.int("digits")
         trainPrompts = try json.int("train_prompts")
@@ -207,7 +207,7 @@ public struct RunConfig: Sendable, Equatable {
         baseTemperature = try json.double("base_temperature")
         let objectiveName = try json.string("objective")
         guard let o = Objective(rawValue: objectiveName) else {
-            throw ValenceError.badData(path: json.path, line: nil, detail: "unknown objective \"\(objectiveName)\"")
+            throw ValenceError.config(detail: "\(json.path): " + "unknown objective \"\(objectiveName)\"")
         }
         objective = o
         lambda = try json.double("lambda")
@@ -215,7 +215,7 @@ public struct RunConfig: Sendable, Equatable {
         group = try json.int("group")
         let optimizerName = try json.string("optimizer")
         guard let k = OptimizerKind(rawValue: optimizerName) else {
-            throw ValenceError.badData(path: json.path, line: nil, detail: "unknown optimizer \"\(optimizerName)\"")
+            throw ValenceError.config(detail: "\(json.path): " + "unknown optimizer \"\(optimizerName)\"")
         }
         optimizer = k
         learningRate = try json.double("lr")
@@ -236,10 +236,12 @@ public struct RunConfig: Sendable, Equatable {
         if json.has("filter_groups") { filterGroups = try json.bool("filter_groups") }
         steps = try json.int("steps")
         shards = try json.int("shards")
+        // A value out of range is a misconfiguration (exit 78), named with the file it is in; a
+        // file that is not a config at all (syntax, schema, missing or mistyped fields) is bad data (65).
         do {
             try validate()
-        } catch let error as ValenceError {
-            throw ValenceError.badData(path: json.path, line: nil, detail: error.description)
+        } catch let ValenceError.config(detail) {
+            throw ValenceError.config(detail: "\(json.path): \(detail)")
         }
     }
 
