@@ -225,8 +225,9 @@ test-slurm: build ## Install Slurm if missing, start a one-node cluster, run 3 s
 
 KILL_POINTS ?= 60
 KILL_SEED   ?= 1
-kill-test: build ## Fault injection: SIGKILL stages at KILL_POINTS seeded points, check byte-identical recovery
-	@Tests/fault/kill-test.sh --points $(KILL_POINTS) --seed $(KILL_SEED) --bin $(BIN)
+KILL_JOBS   ?= 1
+kill-test: build ## Fault injection: SIGKILL stages at KILL_POINTS seeded points (KILL_JOBS shards at once), check byte-identical recovery
+	@Tests/fault/kill-test.sh --points $(KILL_POINTS) --seed $(KILL_SEED) --jobs $(KILL_JOBS) --bin $(BIN)
 
 FUZZ_RUNS ?= 1000000
 FUZZ_SEED ?= 1

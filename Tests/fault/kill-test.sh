@@ -2,7 +2,7 @@
 # Fault injection: SIGKILL Valence stages at seeded random points, recover, and check that the run
 # ends byte-identical to an uninterrupted one.
 #
-#   Tests/fault/kill-test.sh [--points N] [--seed S] [--bin DIR] [--keep]     (or: make kill-test)
+#   Tests/fault/kill-test.sh [--points N] [--seed S] [--jobs J] [--bin DIR] [--keep]   (or: make kill-test)
 #   Tests/fault/kill-test.sh --only eval.3:rename:4 [--bin DIR]   one given point (tool.step:syscall:n)
 #
 # How it works. A small run (3 steps, 2 shards, grpo so that every split output is read) is built
@@ -12,7 +12,10 @@
 # first touch of the run directory, picked uniformly from the reference trace with a seeded RNG.
 # Each trial restores the snapshot, runs pipelines/step.sh (pipelines/run.sh for valence-init)
 # with the chosen stage under `strace -e inject=SYSCALL:signal=KILL:when=K`, so the kernel kills
-# it exactly there; about one trial in three kills a second time during the recovery. Then it
+# it exactly there; about one trial in three kills a second time during the recovery. strace
+# follows threads (-f): update and eval read ahead on a second thread, and with --jobs 2 the two
+# shards of a stage run on two threads at once (JOBS for step.sh); strace counts syscalls per
+# thread, so a kill fires when any thread makes its n-th such call. Then it
 # recovers the way cron would, calling step.sh until the run is complete, and checks:
 #   - every file of the run (shards, manifests, checkpoints, metrics, config) is byte-identical
 #     to the reference, and no other file exists (so no temporary file survived);
@@ -24,6 +27,7 @@ set -euo pipefail
 
 POINTS=60
 SEED=1
+JOBS_AT_ONCE=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 REAL=${VALENCE_BIN:-$ROOT/.build/release}
@@ -33,10 +37,11 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --points) POINTS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
+    --jobs) JOBS_AT_ONCE=$2; shift 2 ;;
     --bin) REAL=$(cd "$2" && pwd); shift 2 ;;
     --keep) KEEP=1; shift ;;
     --only) ONLY=$2; POINTS=1; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "kill-test: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -67,7 +72,7 @@ tool=$tool; step=0; prev=
 for a in "\$@"; do [[ \$prev == --step ]] && step=\$a; prev=\$a; done
 real="$REAL/valence-\$tool"
 if [[ \$tool != status && -n "\${KT_TRACE:-}" ]]; then
-  exec strace -o "\$KT_TRACE/\$tool.\$step" -e trace=$SYSCALLS "\$real" "\$@"
+  exec strace -f -o "\$KT_TRACE/\$tool.\$step" -e trace=$SYSCALLS "\$real" "\$@"
 fi
 if [[ "\${KT_TOOL:-}" == \$tool && "\${KT_STEP:-}" == \$step && ! -e "\$KT_MARK" ]]; then
   : > "\$KT_MARK"
@@ -76,7 +81,7 @@ if [[ "\${KT_TOOL:-}" == \$tool && "\${KT_STEP:-}" == \$step && ! -e "\$KT_MARK"
     sleep "\$KT_DELAY"; kill -KILL \$pid 2>/dev/null || true
     wait \$pid; exit \$?
   fi
-  exec strace -o /dev/null -e trace=$SYSCALLS -e inject=\$KT_SYSCALL:signal=KILL:when=\$KT_WHEN "\$real" "\$@"
+  exec strace -f -o /dev/null -e trace=$SYSCALLS -e inject=\$KT_SYSCALL:signal=KILL:when=\$KT_WHEN "\$real" "\$@"
 fi
 exec "\$real" "\$@"
 EOF
@@ -84,7 +89,7 @@ EOF
 done
 
 # ---- Reference: one uninterrupted run, traced, with a snapshot before each step ----------------
-export QUIET=1 JOBS=1
+export QUIET=1 JOBS=$JOBS_AT_ONCE
 start=$(date +%s)
 KT_TRACE=$W/traces "$W/wrap/valence-init" --run "$RUN" --quiet "${FLAGS[@]}"
 cp -a "$RUN" "$W/snap/0"
@@ -95,13 +100,15 @@ done
 mv "$RUN" "$W/ref"
 [[ $("$REAL/valence-status" --run "$W/ref" --next) == done ]] || { echo "kill-test: reference run did not complete" >&2; exit 1; }
 
-# Kill candidates per trace: "syscall occurrence" pairs from the first touch of the run directory.
+# Kill candidates per trace: "syscall occurrence" pairs from the first touch of the run directory,
+# counted per thread as strace's injection counts them (lines start with the thread id under -f).
 candidates() {
   awk -v run="$RUN" '
+    { tid = $1; sub(/^[0-9]+ +/, "") }
     match($0, /^[a-z0-9_]+\(/) {
-      name = substr($0, 1, RLENGTH - 1); count[name]++
+      name = substr($0, 1, RLENGTH - 1); count[tid, name]++
       if (!started && index($0, run) > 0) started = 1
-      if (started) print name, count[name]
+      if (started) print name, count[tid, name]
     }' "$1"
 }
 declare -A NCAND
@@ -206,5 +213,5 @@ done
 
 summary=""
 for s in init generate verify split weight update eval; do summary+=" $s=${PER_STAGE[$s]:-0}"; done
-echo "kill-test: $kills kill points ($MODE, seed $SEED) in $trial trials:$summary; $passed recovered byte-identical, $failed failed, $untriggered picks not reached; $(( $(date +%s) - start ))s"
+echo "kill-test: $kills kill points ($MODE, seed $SEED, jobs $JOBS_AT_ONCE) in $trial trials:$summary; $passed recovered byte-identical, $failed failed, $untriggered picks not reached; $(( $(date +%s) - start ))s"
 (( failed == 0 ))
