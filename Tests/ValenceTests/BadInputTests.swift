@@ -1,3 +1,4 @@
+import CZstd
 import Foundation
 import Testing
 @testable import Valence
@@ -14,6 +15,19 @@ import Testing
         let bytes = try run.bytes(run.rollouts)
         try Data(bytes[0..<(bytes.count / 2)]).write(to: URL(fileURLWithPath: run.path(run.rollouts)))
         try run.expectRefused("verify", code: 65, file: run.rollouts, line: nil, says: "truncated")
+    }
+
+    /// A shard is a sequence of zstd frames, so a file cut exactly after one is valid zstd with
+    /// fewer lines: the reader cannot tell, the record count in the upstream manifest does.
+    @Test func truncatedAtFrameBoundary() throws {
+        // 12,800 rollouts: about 2.8 MiB of JSONL, 3 frames.
+        let run = try ScratchRun(through: "generate", batch: 200, group: 64)
+        let bytes = try run.bytes(run.rollouts)
+        let first = bytes.withUnsafeBytes { ZSTD_findFrameCompressedSize($0.baseAddress!, $0.count) }
+        try #require(ZSTD_isError(first) == 0 && first < bytes.count, "more than one frame")
+        try Data(bytes[0..<first]).write(to: URL(fileURLWithPath: run.path(run.rollouts)))
+        #expect(try TestSupport.run("/usr/bin/env", ["zstd", "-tq", run.path(run.rollouts)]).status == 0, "valid zstd")
+        try run.expectRefused("verify", code: 65, file: run.rollouts, line: nil, says: "but its manifest says 12800")
     }
 
     @Test func notZstdBytes() throws {
@@ -256,11 +270,12 @@ final class ScratchRun {
     let rollouts = RunLayout.shard(step: 1, GenerateStage.directory, shard: 0, shards: 1)
     let rolloutsManifest = RunLayout.partManifest(step: 1, GenerateStage.directory, shard: 0, shards: 1)
 
-    init(through last: String?, seed: Int = 1, objective: String = "w-reinforce") throws {
+    init(through last: String?, seed: Int = 1, objective: String = "w-reinforce", batch: Int = 16, group: Int = 4) throws {
         root = TestSupport.temporaryDirectory("valence-bad")
         run = "\(root)/run"
         let r = try TestSupport.valence("init", ["--run", run, "--seed", String(seed), "--objective", objective, "--steps", "2",
-                                                  "--train", "200", "--test", "100", "--batch", "16", "--group", "4", "--corpus", "2000", "-q"])
+                                                  "--train", "200", "--test", "100", "--batch", String(batch), "--group", String(group),
+                                                  "--corpus", "2000", "-q"])
         try #require(r.status == 0, "\(r.stderr)")
         guard let last else { return }
         for stage in ["generate", "verify", "split", "weight", "update", "eval"] {

@@ -99,20 +99,38 @@ final class ChunkSlot: @unchecked Sendable {
 
 /// Reads and decompresses one shard into chunks of whole lines; the partial line at the end of a
 /// chunk is carried into the next.
+///
+/// A frame whose header gives its content size (every frame ``ShardWriter`` writes) and that fits
+/// ``oneShotLimit`` is decompressed in one call straight into the chunk slot: zstd's streaming API
+/// decodes into its own window buffer and copies out of it (~270 instructions per record). Any
+/// other frame (unknown size, as `zstd` writes from a pipe and older Valence shards as one streamed
+/// frame; skippable; larger; or one that is not complete in the file) goes through the streaming
+/// decoder, which also produces the errors for damaged input. Either way, memory stays bounded by
+/// the frame limit and the longest line, not the file size.
 final class LineChunks: @unchecked Sendable {
     let path: String
     private let fd: Int32
     private let dctx: OpaquePointer
     private let wantsDigest: Bool
     private(set) var digest = Digest()
-    private var compressed: [UInt8]
-    private var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+    /// Compressed bytes read from the file; `buffer[start..<end]` are not decompressed yet.
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var start = 0
+    private var end = 0
     private let outSize = ZSTD_DStreamOutSize()
     /// The partial line that ended the previous chunk.
     private var tail: [UInt8] = []
     private var sawInput = false
     private var atEOF = false
+    /// The streaming decoder's last result: 0 at a frame boundary (and before the first frame).
     private var lastResult = 0
+    /// Frames decompressed in one call (the tests check which path a file takes).
+    private(set) var framesInOneCall = 0
+
+    /// The largest frame content decompressed in one call (8 x what ``ShardWriter`` writes, so
+    /// frames of other writers with a larger frame size also take the fast path).
+    static let oneShotLimit = 8 << 20
 
     init(path: String, digest: Bool) throws {
         self.path = path
@@ -128,10 +146,12 @@ final class LineChunks: @unchecked Sendable {
         }
         self.fd = fd
         self.dctx = dctx
-        compressed = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
+        capacity = ZSTD_DStreamInSize()
+        buffer = .allocate(capacity: capacity)
     }
 
     deinit {
+        buffer.deallocate()
         ZSTD_freeDCtx(dctx)
         close(fd)
     }
@@ -151,45 +171,109 @@ final class LineChunks: @unchecked Sendable {
         var filled = tail.count
         tail.withUnsafeBufferPointer { t in if let b = t.baseAddress { slot.base.update(from: b, count: t.count) } }
         while true {
-            if input.pos == input.size {
-                if atEOF { break }
-                let got = compressed.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    throw .io("read failed: \(FileSystem.errnoText())")
+            let produced: Int
+            if lastResult == 0, let n = try decompressWholeFrame(into: slot, at: filled) {
+                produced = n
+            } else {
+                if start == end {
+                    if atEOF { break }
+                    start = 0
+                    end = 0
+                    try readMore()
+                    continue
                 }
-                if got == 0 {
-                    atEOF = true
-                    break
-                }
-                sawInput = true
-                if wantsDigest { compressed.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) } }
-                input = compressed.withUnsafeBytes { ZSTD_inBuffer(src: $0.baseAddress, size: got, pos: 0) }
+                if filled > ShardReader.maxLineBytes { throw .lineTooLong }
+                // A frame starts afresh (also after frames decompressed in one call).
+                if lastResult == 0 { ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only) }
+                slot.reserve(used: filled, count: outSize)
+                var out = ZSTD_outBuffer(dst: slot.base + filled, size: slot.capacity - filled, pos: 0)
+                var input = ZSTD_inBuffer(src: buffer + start, size: end - start, pos: 0)
+                let r = ZSTD_decompressStream(dctx, &out, &input)
+                if ZSTD_isError(r) != 0 { throw .notZstd(String(cString: ZSTD_getErrorName(r))) }
+                start += input.pos
+                lastResult = r
+                produced = out.pos
             }
-            if filled > ShardReader.maxLineBytes { throw .lineTooLong }
-            slot.reserve(used: filled, count: outSize)
-            var out = ZSTD_outBuffer(dst: slot.base + filled, size: slot.capacity - filled, pos: 0)
-            let r = compressed.withUnsafeBytes { src -> Int in
-                input.src = src.baseAddress
-                return ZSTD_decompressStream(dctx, &out, &input)
-            }
-            if ZSTD_isError(r) != 0 { throw .notZstd(String(cString: ZSTD_getErrorName(r))) }
-            lastResult = r
-            guard out.pos > 0 else { continue }
-            let start = filled
-            filled += out.pos
+            guard produced > 0 else { continue }
+            let first = filled
+            filled += produced
             // The chunk ends after the last newline of what was just decompressed.
-            var end = filled
-            while end > start && slot.base[end - 1] != 0x0A { end -= 1 }
-            if end > start {
-                tail = Array(UnsafeBufferPointer(start: slot.base + end, count: filled - end))
-                return LineChunk(bytes: UnsafeBufferPointer(start: slot.base, count: end), isLast: false, problem: nil)
+            var cut = filled
+            while cut > first && slot.base[cut - 1] != 0x0A { cut -= 1 }
+            if cut > first {
+                tail = Array(UnsafeBufferPointer(start: slot.base + cut, count: filled - cut))
+                return LineChunk(bytes: UnsafeBufferPointer(start: slot.base, count: cut), isLast: false, problem: nil)
             }
         }
         if !sawInput { throw .empty }
         if lastResult != 0 { throw .truncated }
         tail = []
         return LineChunk(bytes: UnsafeBufferPointer(start: slot.base, count: filled), isLast: true, problem: nil)
+    }
+
+    /// At a frame boundary: decompresses the next frame in one call into `slot` after its first
+    /// `used` bytes and returns how many bytes it produced; nil when the frame must be streamed
+    /// (see the type's comment) or the file has ended.
+    private func decompressWholeFrame(into slot: ChunkSlot, at used: Int) throws(ShardProblem) -> Int? {
+        // A frame header is at most 18 bytes.
+        if end - start < 18 { try readMore(atLeast: 18) }
+        guard end - start >= 4 else { return nil }
+        let magic = UInt32(buffer[start]) | UInt32(buffer[start + 1]) << 8 | UInt32(buffer[start + 2]) << 16 | UInt32(buffer[start + 3]) << 24
+        guard magic == UInt32(ZSTD_MAGICNUMBER) else { return nil }
+        // Also rules out ZSTD_CONTENTSIZE_UNKNOWN and ZSTD_CONTENTSIZE_ERROR, the largest values.
+        let contentSize = ZSTD_getFrameContentSize(buffer + start, end - start)
+        guard contentSize <= UInt64(LineChunks.oneShotLimit) else { return nil }
+        let size = Int(contentSize)
+        // Read until the frame is complete, up to the most a valid frame of this size can take.
+        let limit = ZSTD_compressBound(size) + 64
+        var frameBytes = ZSTD_findFrameCompressedSize(buffer + start, end - start)
+        while ZSTD_isError(frameBytes) != 0 {
+            let have = end - start
+            guard have < limit, !atEOF else { return nil }
+            try readMore(atLeast: min(limit, max(2 * have, have + (1 << 16))))
+            frameBytes = ZSTD_findFrameCompressedSize(buffer + start, end - start)
+        }
+        if used > ShardReader.maxLineBytes { throw .lineTooLong }
+        slot.reserve(used: used, count: size)
+        let r = ZSTD_decompressDCtx(dctx, slot.base + used, size, buffer + start, frameBytes)
+        if ZSTD_isError(r) != 0 { throw .notZstd(String(cString: ZSTD_getErrorName(r))) }
+        start += frameBytes
+        framesInOneCall += 1
+        return r
+    }
+
+    /// Reads more of the file after `buffer[start..<end]` until at least `count` bytes are
+    /// unconsumed or the file has ended; moves the unconsumed bytes to the front, or grows the
+    /// buffer, when they would not fit.
+    private func readMore(atLeast count: Int = 1) throws(ShardProblem) {
+        if capacity - start < count {
+            let unconsumed = end - start
+            if capacity < count {
+                let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
+                grown.update(from: buffer + start, count: unconsumed)
+                buffer.deallocate()
+                buffer = grown
+                capacity = count
+            } else {
+                memmove(buffer, buffer + start, unconsumed)
+            }
+            start = 0
+            end = unconsumed
+        }
+        while end - start < count && !atEOF {
+            let got = read(fd, buffer + end, capacity - end)
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .io("read failed: \(FileSystem.errnoText())")
+            }
+            if got == 0 {
+                atEOF = true
+                break
+            }
+            sawInput = true
+            if wantsDigest { digest.update(UnsafeRawBufferPointer(start: buffer + end, count: got)) }
+            end += got
+        }
     }
 }
 
