@@ -36,8 +36,17 @@ if [[ -z "${VALENCE_LOCK_HELD:-}" ]]; then
   fi
 fi
 
-# Under the lock no stage of this run is writing, so any temporary file is a crash leftover.
-find "$RUN" -name '.*.tmp' -type f -delete 2>/dev/null || true
+# Under the run lock no other step is writing, so a temporary file is a crash leftover, unless
+# a stage run by hand holds its part lock (RUN/.locks/*.lock) right now: then leave them all be
+# (a leftover is harmless, the stage that owns the name truncates it when it runs again).
+hand_run=0
+for part_lock in "$RUN"/.locks/*.lock; do
+  [[ -e $part_lock ]] || continue
+  if ! flock -n "$part_lock" true 2>/dev/null; then hand_run=1; break; fi
+done
+if [[ $hand_run == 0 ]]; then
+  find "$RUN" -name '.*.tmp' -type f -delete 2>/dev/null || true
+fi
 
 next=$("$BIN/valence-status" --run "$RUN" --next)
 if [[ "$next" == 0 ]]; then

@@ -36,7 +36,7 @@ import Testing
         var out: [(Rollout, Schema)] = []
         for schema in [Schema.rollout, .verified, .weighted] { out.append((sample(), schema)) }
         var r = sample()
-        r.logp = [-0.0, -1.5e-300, -123456789012.5, -4.9e-324]
+        r.logp = [-0.0, -1.5e-300, -123456789012.5, -Double.leastNonzeroMagnitude]
         r.advantage = -1e9
         r.advantageTokens = [0.5, -2.5e-07, 1e9, -0.0]
         r.verdict = .malformed
@@ -120,6 +120,11 @@ import Testing
             .replacingOccurrences(of: #""step":"#, with: #""stop":"#).utf8)
         #expect(fast(broken, .weighted, numbers) == nil)
         #expect(try #require(fast(line(other, .weighted), .weighted, numbers)).0 == other)
+        #expect(try #require(fast(firstLine, .weighted, numbers)).0 == first)
+        // Same run, a step whose text starts with the remembered one's ("1" then "12").
+        var later = first
+        later.step = first.step * 10 + 2
+        #expect(try #require(fast(line(later, .weighted), .weighted, numbers)).0 == later)
         #expect(try #require(fast(firstLine, .weighted, numbers)).0 == first)
     }
 

@@ -57,6 +57,26 @@ import Glibc
         #expect(String(decoding: metrics, as: UTF8.self).split(separator: "\n").count == 2)
     }
 
+    /// While a stage run by hand holds a part lock, `make step` leaves temporary files alone: one
+    /// of them may be that stage's output being written. Once no part lock is held, it cleans them.
+    @Test func stepLeavesTemporaryFilesWhileAPartIsLockedByHand() throws {
+        let (dir, run) = try newRun()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stray = "\(run)/steps/000001/rollouts/.being-written.tmp"
+        try FileManager.default.createDirectory(atPath: "\(run)/steps/000001/rollouts", withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: stray))
+        // A lock of a part this step does not touch, so the step itself does not wait for it.
+        let held = try FileLock.acquire("\(run)/.locks/steps_000009_rollouts_by-hand.lock", waiting: {})
+        let make = ["make", "--no-print-directory", "CONFIG=debug", "step", "RUN=\(run)"]
+        let first = try TestSupport.run("/usr/bin/env", make, cwd: TestSupport.repoRoot, environment: Self.cronEnvironment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(FileManager.default.fileExists(atPath: stray), "a possibly live temporary file was deleted")
+        held.release()
+        let second = try TestSupport.run("/usr/bin/env", make, cwd: TestSupport.repoRoot, environment: Self.cronEnvironment)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: stray))
+    }
+
     /// The eval boundary: a crash after a step's metrics file but before its manifest. The rerun
     /// evaluates the step again and metrics.jsonl ends with exactly one line per step.
     @Test func crashAtTheEvalBoundaryLeavesNoDuplicateLine() throws {

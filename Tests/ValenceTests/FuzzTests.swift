@@ -9,7 +9,9 @@ import Testing
 ///
 /// VALENCE_FUZZ_RUNS and VALENCE_FUZZ_SEED override the count and seed (the fallback of
 /// `make fuzz` where libFuzzer does not build).
-@Suite struct FuzzTests {
+/// Serialized: the harness shares one number cache across inputs (as libFuzzer's single thread
+/// does), so two of these tests must not run it at once.
+@Suite(.serialized) struct FuzzTests {
     static var runs: Int { ProcessInfo.processInfo.environment["VALENCE_FUZZ_RUNS"].flatMap(Int.init) ?? 30_000 }
     static var seed: UInt64 { ProcessInfo.processInfo.environment["VALENCE_FUZZ_SEED"].flatMap(UInt64.init) ?? 1 }
 

@@ -6,7 +6,9 @@ import Testing
 /// finds the part done (or does it), instead of both writing the same temporary file.
 @Suite struct PartLockTests {
     @Test func aStageWaitsForTheProcessHoldingItsPart() throws {
-        let run = TestSupport.temporaryDirectory() + "/run"
+        let dir = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
         let made = try TestSupport.valence("init", ["--run", run, "--train", "200", "--test", "100", "--batch", "16",
                                                     "--group", "8", "--corpus", "2000", "--steps", "1", "-q"])
         #expect(made.status == 0, "\(made.stderr)")

@@ -12,9 +12,15 @@ import Testing
         #expect(Processors.usable >= 1)
     }
 
-    /// Pinned to one CPU, a process sees one (what a 1-CPU Slurm job sees).
+    /// Pinned to one CPU, a process sees one (what a Slurm job bound to one CPU sees).
     @Test func tasksetPinningIsSeen() throws {
-        let status = try TestSupport.run("/usr/bin/taskset", ["-c", "0", "/bin/cat", "/proc/self/status"])
+        // The first CPU this process may use (not necessarily CPU 0 under a restricted runner).
+        let own = try TestSupport.run("/bin/cat", ["/proc/self/status"]).stdout
+        let list = try #require(own.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        let first = String(list.dropFirst("Cpus_allowed_list:".count).drop { $0 == " " || $0 == "\t" }
+            .prefix { $0.isNumber })
+        try #require(!first.isEmpty)
+        let status = try TestSupport.run("/usr/bin/taskset", ["-c", first, "/bin/cat", "/proc/self/status"])
         #expect(Processors.affinityCount(status: status.stdout) == 1)
     }
 }

@@ -162,6 +162,7 @@ import Testing
     /// must also not leave the reading thread behind: the call returns).
     @Test func readAheadGivesTheSameLinesAndErrors() throws {
         let dir = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try write(sampleRollouts(20_000), to: "\(dir)/s.jsonl.zst", as: .weighted)
         let bytes = try FileSystem.readFile("\(dir)/s.jsonl.zst")
         try FileSystem.writeAtomically("\(dir)/cut.jsonl.zst", bytes: bytes[0..<(bytes.count * 2 / 3)])

@@ -77,6 +77,8 @@ enum ShardProblem: Error {
 final class ChunkSlot: @unchecked Sendable {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var capacity: Int
+    /// The chunk filled into this slot, while it is handed over (``ReadAhead``).
+    var chunk: LineChunk?
 
     init(capacity: Int = 2 * ZSTD_DStreamOutSize()) {
         self.capacity = capacity
@@ -337,19 +339,19 @@ struct LineSplitter {
 
 /// Fills chunks on a second thread, a few ahead of the consumer, and hands them over in order.
 ///
-/// The filler takes a free slot, fills it and publishes it; the consumer takes published slots in
-/// order and frees each once its lines are handled. If the consumer stops early (its body threw),
-/// it tells the filler to stop and waits for it, so no thread outlives the call.
+/// The filler takes a free slot, fills it (the chunk is kept in the slot, which only one thread
+/// owns at a time) and publishes it; the consumer takes published slots in order and frees each
+/// once its lines are handled. The filler is a thread of its own, joined before ``forEach(_:)``
+/// returns, whether the file ended, a problem was found or the consumer's body threw (then it is
+/// told to stop first): no thread outlives the call, and the file is closed by the caller.
 final class ReadAhead: @unchecked Sendable {
     private static let slotCount = 3
     private let source: LineChunks
     private let slots = (0..<ReadAhead.slotCount).map { _ in ChunkSlot() }
-    private var chunks = [LineChunk?](repeating: nil, count: ReadAhead.slotCount)
-    /// Starts at 0 and is signalled once per slot in init: libdispatch traps when a semaphore is
+    /// Semaphores start at 0 and are signalled up in init: libdispatch traps when a semaphore is
     /// released with a value below the one it was created with.
     private let free = DispatchSemaphore(value: 0)
     private let published = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
     private let lock = DispatchSemaphore(value: 0)
     private var stopRequested = false
 
@@ -371,32 +373,70 @@ final class ReadAhead: @unchecked Sendable {
             free.wait()
             if shouldStop { break }
             let chunk = source.fill(slots[i])
-            chunks[i] = chunk
+            slots[i].chunk = chunk
             published.signal()
             if chunk.isLast { break }
             i = (i + 1) % ReadAhead.slotCount
         }
-        finished.signal()
     }
 
     func forEach(_ handle: (LineChunk) throws -> Void) throws {
-        DispatchQueue.global().async { self.fillAll() }
+        guard let filler = JoinableThread({ self.fillAll() }) else {
+            // No thread to be had (a process limit): read in turn on this one.
+            while true {
+                let chunk = source.fill(slots[0])
+                try handle(chunk)
+                if chunk.isLast { return }
+            }
+        }
         defer {
             lock.wait()
             stopRequested = true
             lock.signal()
             free.signal()
-            finished.wait()
+            filler.join()
         }
         var i = 0
         while true {
             published.wait()
-            guard let chunk = chunks[i] else { preconditionFailure("a published chunk slot is empty") }
+            guard let chunk = slots[i].chunk else { preconditionFailure("a published chunk slot is empty") }
             try handle(chunk)
             if chunk.isLast { return }
-            chunks[i] = nil
+            slots[i].chunk = nil
             free.signal()
             i = (i + 1) % ReadAhead.slotCount
         }
     }
+}
+
+/// A POSIX thread running one closure, which must be joined: unlike a Dispatch work item it
+/// neither waits for a pool thread (a caller on a busy pool would stall) nor outlives its caller.
+final class JoinableThread {
+    private var thread = pthread_t()
+    private var joined = false
+
+    /// Starts `body` on a new thread; nil when the system will not start one.
+    init?(_ body: @escaping @Sendable () -> Void) {
+        final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        let context = Unmanaged.passRetained(Box(body)).toOpaque()
+        let status = pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
+            box.body()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<Box>.fromOpaque(context).release()
+            joined = true  // deinit runs for a failed init too: there is no thread to join
+            return nil
+        }
+    }
+
+    func join() {
+        guard !joined else { return }
+        joined = true
+        pthread_join(thread, nil)
+    }
+
+    deinit { join() }
 }

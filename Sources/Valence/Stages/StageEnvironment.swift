@@ -64,9 +64,11 @@ public struct StageEnvironment: Sendable {
     /// when another process holds it (see ``FileLock``).
     func lockPart(_ manifest: String, stage: String) throws -> FileLock {
         let path = layout.path(RunLayout.lock(forManifest: manifest))
-        return try FileLock.acquire(path) {
+        return try FileLock.acquire(path, waiting: {
             say("\(stage): another process is writing \(manifest); waiting for it")
-        }
+        }, unsupported: {
+            say("\(stage): this file system has no flock; going on without the part lock")
+        })
     }
 
     /// Reads an upstream manifest, failing clearly if that stage has not completed or belongs to

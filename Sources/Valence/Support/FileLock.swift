@@ -16,8 +16,11 @@ public final class FileLock {
     private init(fd: Int32) { self.fd = fd }
 
     /// Locks `path` (created if missing, with its directory), calling `waiting` once if another
-    /// process holds it, then blocking until it is free.
-    public static func acquire(_ path: String, waiting: () -> Void) throws -> FileLock {
+    /// process holds it, then blocking until it is free. Where the file system has no `flock`
+    /// (Lustre mounted `noflock`, NFSv3 without lockd) it calls `unsupported` and returns a lock
+    /// that holds nothing: the stage goes on as it did before part locks existed.
+    public static func acquire(_ path: String, waiting: () -> Void,
+                               unsupported: () -> Void = {}) throws -> FileLock {
         try FileSystem.makeDirectories(FileSystem.directoryName(path))
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -25,6 +28,11 @@ public final class FileLock {
         }
         let lock = FileLock(fd: fd)
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
+        if [ENOLCK, ENOSYS, EOPNOTSUPP, EINVAL].contains(errno) {
+            unsupported()
+            lock.release()
+            return lock
+        }
         guard errno == EWOULDBLOCK else {
             throw ValenceError.io(path: path, detail: "cannot lock: \(FileSystem.errnoText())")
         }
