@@ -69,33 +69,10 @@ public struct Critic: Sendable, Equatable {
     /// a finite value.
     public static func read(from path: String, space: ContextSpace) throws -> Critic {
         var critic = Critic(space: space)
-        var next = 0
-        _ = try ShardReader.forEachLine(path) { line, _ in
-            var s = JSONScanner(line)
-            var seen = FieldSet()
-            var index = -1
-            var label = ""
-            var v = 0.0
-            try s.beginObject()
-            while let key = try s.nextKey() {
-                if key == "schema" { try seen.insert(1); try Schema.check(try s.stringBytes(), expected: .critic) }
-                else if key == "row" { try seen.insert(2); index = try s.intField("row") }
-                else if key == "ctx" { try seen.insert(4); label = try s.string() }
-                else if key == "v" { try seen.insert(8); v = try s.finiteDouble("v") }
-                else { try s.skipValue() }
-            }
-            try s.finish()
-            try seen.require(1, "schema")
-            try seen.require(2, "row")
-            try seen.require(4, "ctx")
-            try seen.require(8, "v")
-            try space.checkRow(index, label: label, expected: next)
-            critic.values[index] = v
-            next += 1
-        }
-        guard next == space.rowCount else {
-            throw ValenceError.badData(path: path, line: nil, detail: "critic has \(next) rows, expected \(space.rowCount)")
-        }
+        var v = 0.0
+        _ = try space.readRows(path, schema: .critic, payload: "v", what: "critic",
+                               payload: { s in v = try s.finiteDouble("v") },
+                               row: { index in critic.values[index] = v })
         return critic
     }
 }

@@ -61,16 +61,48 @@ public struct ContextSpace: Sendable, Hashable {
         return r
     }
 
-    /// Checks a row of a per-context file (policy, critic): rows come once each, in order, and carry
-    /// this space's label, so a file from another window or digit count is refused by name.
-    func checkRow(_ index: Int, label: String, expected next: Int) throws {
-        guard index == next, index < rowCount else {
-            throw RecordError("row \(index) out of order: expected row \(next) of \(rowCount)")
+    /// Reads a per-context file (policy, critic): one line per row, `{"schema", "row", "ctx",
+    /// <payload>}` in any key order. Rows must come once each, in order, and carry this space's
+    /// label, so a file from another window or digit count is refused by name; all four fields are
+    /// required. `payload` reads the payload field's value (into the caller's scratch) while the
+    /// line is scanned; `row` then takes that value for the checked row index. Returns the file's
+    /// digest.
+    func readRows(_ path: String, schema: Schema, payload key: StaticString, what: String,
+                  payload readPayload: (inout JSONScanner) throws -> Void,
+                  row body: (Int) throws -> Void) throws -> UInt64 {
+        var next = 0
+        let summary = try ShardReader.forEachLine(path) { line, _ in
+            var s = JSONScanner(line)
+            var seen = FieldSet()
+            var index = -1
+            var label = ""
+            try s.beginObject()
+            while let name = try s.nextKey() {
+                if name == "schema" { try seen.insert(1); try Schema.check(try s.stringBytes(), expected: schema) }
+                else if name == "row" { try seen.insert(2); index = try s.intField("row") }
+                else if name == "ctx" { try seen.insert(4); label = try s.string() }
+                else if name == key { try seen.insert(8); try readPayload(&s) }
+                else { try s.skipValue() }
+            }
+            try s.finish()
+            try seen.require(1, "schema")
+            try seen.require(2, "row")
+            try seen.require(4, "ctx")
+            try seen.require(8, key)
+            guard index == next, index < rowCount else {
+                throw RecordError("row \(index) out of order: expected row \(next) of \(rowCount)")
+            }
+            let expected = self.label(row: index)
+            guard label == expected else {
+                throw RecordError("row \(index) has ctx \"\(label)\", expected \"\(expected)\" (a file from another window or digit count?)")
+            }
+            try body(index)
+            next += 1
         }
-        let expected = self.label(row: index)
-        guard label == expected else {
-            throw RecordError("row \(index) has ctx \"\(label)\", expected \"\(expected)\" (a file from another window or digit count?)")
+        guard next == rowCount else {
+            throw ValenceError.badData(path: path, line: nil, detail: "\(what) has \(next) rows, expected \(rowCount)")
         }
+        return summary.digest
     }
 
     /// The readable key of a row, e.g. "j2 a3 b5" or "j2 a3 b5 h12" (h_{j+1} = 1, h_{j+2} = 2).

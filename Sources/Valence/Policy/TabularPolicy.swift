@@ -94,37 +94,16 @@ public struct TabularPolicy: Sendable, Equatable {
     public static func read(from path: String, space: ContextSpace) throws -> (policy: TabularPolicy, digest: UInt64) {
         var logits = [Double](repeating: 0, count: space.rowCount * 10)
         var row: [Double] = []
-        var next = 0
-        let summary = try ShardReader.forEachLine(path) { line, _ in
-            var s = JSONScanner(line)
-            var seen = FieldSet()
-            var index = -1
-            var label = ""
-            try s.beginObject()
-            while let key = try s.nextKey() {
-                if key == "schema" { try seen.insert(1); try Schema.check(try s.stringBytes(), expected: .policy) }
-                else if key == "row" { try seen.insert(2); index = try s.intField("row") }
-                else if key == "ctx" { try seen.insert(4); label = try s.string() }
-                else if key == "logits" { try seen.insert(8); try s.doubles(into: &row) }
-                else { try s.skipValue() }
-            }
-            try s.finish()
-            try seen.require(1, "schema")
-            try seen.require(2, "row")
-            try seen.require(4, "ctx")
-            try seen.require(8, "logits")
-            try space.checkRow(index, label: label, expected: next)
+        let digest = try space.readRows(path, schema: .policy, payload: "logits", what: "policy",
+                                        payload: { s in try s.doubles(into: &row) },
+                                        row: { index in
             guard row.count == 10 else { throw RecordError("row \(index) has \(row.count) logits, expected 10") }
             for (k, v) in row.enumerated() {
                 guard v.isFinite else { throw RecordError("row \(index) logit \(k) is \(v)") }
                 guard abs(v) <= maxLogit else { throw RecordError("row \(index) logit \(k) = \(v) is outside [-1e6, 1e6]") }
                 logits[index * 10 + k] = v
             }
-            next += 1
-        }
-        guard next == space.rowCount else {
-            throw ValenceError.badData(path: path, line: nil, detail: "policy has \(next) rows, expected \(space.rowCount)")
-        }
-        return (TabularPolicy(space: space, logits: logits), summary.digest)
+        })
+        return (TabularPolicy(space: space, logits: logits), digest)
     }
 }

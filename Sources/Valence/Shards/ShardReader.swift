@@ -29,7 +29,9 @@ public enum ShardReader {
     /// With `readAhead`, a second thread reads and decompresses the next chunks while `body` works
     /// on the current one. `body` still sees every line in order on the calling thread, and errors
     /// are the same, in the same order; only a stage that has the cores to itself should ask for it
-    /// (update, which reads every shard of a step alone; sharded stages already fill the cores).
+    /// (update and eval, which read a whole step alone; sharded stages already fill the cores). It
+    /// is not granted when the process may use one CPU only (a second thread would only compete
+    /// with the first) or no thread can be started: then lines are read in turn on this thread.
     @discardableResult
     public static func forEachLine(
         _ path: String,
@@ -39,8 +41,8 @@ public enum ShardReader {
     ) throws -> (records: Int, digest: UInt64) {
         let source = try LineChunks(path: path, digest: wantsDigest)
         var lines = LineSplitter(path: path)
-        if readAhead {
-            try ReadAhead(source).forEach { chunk in try lines.handle(chunk, body) }
+        if readAhead, Processors.usable > 1, let ahead = ReadAhead.start(source) {
+            try ahead.forEach { chunk in try lines.handle(chunk, body) }
         } else {
             let slot = ChunkSlot()
             while true {
@@ -354,11 +356,20 @@ final class ReadAhead: @unchecked Sendable {
     private let published = DispatchSemaphore(value: 0)
     private let lock = DispatchSemaphore(value: 0)
     private var stopRequested = false
+    private var filler: JoinableThread?
 
-    init(_ source: LineChunks) {
+    private init(_ source: LineChunks) {
         self.source = source
         for _ in 0..<ReadAhead.slotCount { free.signal() }
         lock.signal()
+    }
+
+    /// Starts filling `source` on a new thread; nil when the system will not start one.
+    static func start(_ source: LineChunks) -> ReadAhead? {
+        let ahead = ReadAhead(source)
+        guard let thread = JoinableThread({ ahead.fillAll() }) else { return nil }
+        ahead.filler = thread
+        return ahead
     }
 
     private var shouldStop: Bool {
@@ -381,20 +392,12 @@ final class ReadAhead: @unchecked Sendable {
     }
 
     func forEach(_ handle: (LineChunk) throws -> Void) throws {
-        guard let filler = JoinableThread({ self.fillAll() }) else {
-            // No thread to be had (a process limit): read in turn on this one.
-            while true {
-                let chunk = source.fill(slots[0])
-                try handle(chunk)
-                if chunk.isLast { return }
-            }
-        }
         defer {
             lock.wait()
             stopRequested = true
             lock.signal()
             free.signal()
-            filler.join()
+            filler?.join()
         }
         var i = 0
         while true {

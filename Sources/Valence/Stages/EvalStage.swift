@@ -154,7 +154,7 @@ public enum EvalStage {
         var rowsOperands = (-1, -1)
         for output in shards {
             // eval, like update, runs alone after the step's shards: read ahead when a second CPU is there.
-            try env.forEachRollout(output, as: .verified, step: step, readAhead: Processors.usable > 1) { r in
+            try env.forEachRollout(output, as: .verified, step: step, readAhead: true) { r in
                 guard r.tokens.count == space.length else {
                     throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
                 }

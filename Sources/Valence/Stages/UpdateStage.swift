@@ -64,7 +64,7 @@ public enum UpdateStage {
                 let isPositive = output.path.contains("/positive/")
                 // update is the one stage of a step that runs alone, so it decompresses on a
                 // second core (when it may use one) while this one decodes and accumulates.
-                try env.forEachRollout(output, as: .weighted, step: step, readAhead: Processors.usable > 1) { r in
+                try env.forEachRollout(output, as: .weighted, step: step, readAhead: true) { r in
                     guard r.tokens.count == L else {
                         throw RecordError("\(r.tokens.count) tokens, the task's responses have \(L)")
                     }
