@@ -4,7 +4,7 @@
 #
 #   pipelines/compare.sh OUT [extra valence-init options...]     (or: make compare)
 #
-# Environment: OBJECTIVES (default "psr nsr w-reinforce reinforce grpo rloo dr-grpo topr ppo"), WINDOWS ("0 1"),
+# Environment: OBJECTIVES (default: every registered objective, valence-init --list-objectives), WINDOWS ("0 1"),
 # SEEDS ("1"), JOBS (runs in parallel, default 2), SAMPLES (rollouts per test prompt for the sampled
 # Pass@k of the base and final policies, default 1024; 0 skips it).
 # Also writes passk.svg, training.svg and diagnostics.svg, and PNG copies when rsvg-convert exists.
@@ -17,7 +17,7 @@ fi
 OUT=${1:-runs/compare}; shift || true
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${VALENCE_BIN:-$HERE/../.build/release}
-OBJECTIVES=${OBJECTIVES:-psr nsr w-reinforce reinforce grpo rloo dr-grpo topr ppo}
+OBJECTIVES=${OBJECTIVES:-$("$BIN/valence-init" --list-objectives | cut -f1 | tr '\n' ' ')}
 WINDOWS=${WINDOWS:-0 1}
 SEEDS=${SEEDS:-1}
 JOBS=${JOBS:-2}

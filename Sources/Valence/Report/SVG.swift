@@ -9,18 +9,8 @@ import Glibc
 /// adding an objective never recolours the others. Names not in the table get a colour from a
 /// fallback list chosen by a stable hash of the name.
 public enum ObjectivePalette {
-    public static let fixed: [(name: String, color: String)] = [
-        ("base", "#333333"),
-        ("psr", "#d62728"),
-        ("nsr", "#1f77b4"),
-        ("w-reinforce", "#2ca02c"),
-        ("reinforce", "#9467bd"),
-        ("grpo", "#ff7f0e"),
-        ("rloo", "#8c564b"),
-        ("dr-grpo", "#e377c2"),
-        ("topr", "#bcbd22"),
-        ("ppo", "#17becf"),
-    ]
+    /// The base policy's colour, then each registered objective's own (declared in the registry).
+    public static let fixed: [(name: String, color: String)] = [("base", "#333333")] + Objective.all.map { ($0.rawValue, $0.color) }
 
     static let fallback = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354"]
 

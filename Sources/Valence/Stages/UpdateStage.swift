@@ -13,7 +13,7 @@ public enum UpdateStage {
         let config = env.config
         let shards = config.shards
         let options = UpdateOptions(config: config)
-        let isPPO = config.objective == .ppo
+        let usesCritic = config.objective.usesCritic
         _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)
         var weighted: [Manifest] = []
         for shard in 0..<shards {
@@ -22,7 +22,7 @@ public enum UpdateStage {
         }
         let policyFile = RunLayout.policy(step - 1)
         let stateFile = RunLayout.optimizerState(step - 1)
-        let criticFile = isPPO ? RunLayout.critic(step - 1) : nil
+        let criticFile = usesCritic ? RunLayout.critic(step - 1) : nil
         let baseFile = config.klCoef != 0 ? RunLayout.policy(0) : nil
         let inputFiles = weighted.flatMap { $0.outputs.map(\.path) }
         let manifestFile = RunLayout.checkpointManifest(step)
@@ -50,7 +50,8 @@ public enum UpdateStage {
         // Read the weighted shards once, in canonical order per part (PSR, NSR): either straight
         // into the single minibatch (M = 1) or into compact arrays (M > 1). ppo's critic visits are
         // collected per part too, so their sums do not depend on the shard count.
-        let streaming = M == 1
+        // KL-Cov and Clip-Cov select among a minibatch's tokens, so they need it whole.
+        let streaming = M == 1 && !options.needsWholeMinibatch
         var single = MinibatchGradient(policy: policy, options: options)
         var positiveRollouts = 0, rollouts = 0
         var batch = StepBatch(length: L)
@@ -101,7 +102,7 @@ public enum UpdateStage {
         let minibatches = streaming ? [] : batch.minibatches(M, seed: config.seed, step: step)
         var sum = (total: [Double](repeating: 0, count: policy.logits.count), psr: [Double](repeating: 0, count: policy.logits.count),
                    nsr: [Double](repeating: 0, count: policy.logits.count))
-        var tokens = 0, clipped = 0, toprSum = 0.0, toprCount = 0, clippedSteps = 0
+        var tokens = 0, clipped = 0, covSelected = 0, factorSum = 0.0, factorCount = 0, clippedSteps = 0
         var scratch = StepBatch.Scratch()
         for b in 0..<M {
             var gradient: MinibatchGradient
@@ -109,7 +110,8 @@ public enum UpdateStage {
                 gradient = single
             } else {
                 gradient = MinibatchGradient(policy: policy, options: options)
-                for i in minibatches[b] { batch.add(i, to: &gradient, scratch: &scratch) }
+                let selection = gradient.selection(batch: batch, minibatch: minibatches[b], seed: config.seed, step: step, index: b)
+                batch.add(minibatch: minibatches[b], to: &gradient, selection: selection, scratch: &scratch)
             }
             var result = gradient.gradient(scale: scale, baseLogProbabilities: baseLogPi)
             for i in sum.total.indices {
@@ -119,8 +121,9 @@ public enum UpdateStage {
             }
             tokens += gradient.tokens
             clipped += gradient.clipped
-            toprSum += gradient.toprWeightSum
-            toprCount += gradient.toprNegatives
+            covSelected += gradient.covSelected
+            factorSum += gradient.factorSum
+            factorCount += gradient.factorCount
             if clipGradientNorm(&result.total, limit: config.gradClip) > (config.gradClip ?? .infinity) { clippedSteps += 1 }
             state.step(parameters: &policy.logits, gradient: result.total, learningRate: config.learningRate,
                        weightDecay: config.weightDecay)
@@ -158,9 +161,11 @@ public enum UpdateStage {
             ("visits_nsr", .int((rollouts - positiveRollouts) * L)),
         ]
         if M > 1 { stats.append(("minibatches", .int(M))) }
-        if config.clip != nil { stats.append(("clip_fraction", .double(tokens > 0 ? Double(clipped) / Double(tokens) : 0))) }
+        if options.clipLow != nil { stats.append(("clip_fraction", .double(tokens > 0 ? Double(clipped) / Double(tokens) : 0))) }
         if config.gradClip != nil { stats.append(("grad_clipped_steps", .int(clippedSteps))) }
-        if options.topr { stats.append(("topr_mean_weight", .double(toprCount > 0 ? toprSum / Double(toprCount) : 1))) }
+        if let name = options.loss.factorStatistic { stats.append((name, .double(factorCount > 0 ? factorSum / Double(factorCount) : 1))) }
+        if options.klCov != nil { stats.append(("kl_cov_tokens", .int(covSelected))) }
+        if options.clipCov != nil { stats.append(("clip_cov_tokens", .int(covSelected))) }
         let manifest = Manifest(stage: "update", run: env.runID, step: step, shard: nil, shards: nil, inputs: inputs,
                                 outputs: outputs, stats: stats)
         try manifest.write(to: env.layout.path(manifestFile))

@@ -27,7 +27,7 @@ public enum WeightStage {
         if objective.readsNegatives { reads.append(("negative", try input("negative"))) }
         let needsGroups = objective.readsGroups || config.filterGroups
         let groupsInput = needsGroups ? try input("groups") : nil
-        let criticFile = objective == .ppo ? RunLayout.critic(step - 1) : nil
+        let criticFile = objective.usesCritic ? RunLayout.critic(step - 1) : nil
 
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
         let lock = try env.lockPart(manifestFile, stage: "weight")
@@ -73,6 +73,7 @@ public enum WeightStage {
         }
 
         let space = try config.space
+        let advantage = objective.advantages(config)
         let critic = try criticFile.map { try Critic.read(from: env.layout.path($0), space: space) }
         var rows: [Int] = []
         var rowsPrompt = -1
@@ -93,7 +94,7 @@ public enum WeightStage {
                     correct = c
                 }
                 if dropped(r.prompt) { return }
-                r.advantage = objective.advantage(reward: r.reward, correct: correct, groupSize: config.group, lambda: config.lambda)
+                r.advantage = advantage(r.reward, correct, config.group)
                 if let critic {
                     guard r.tokens.count == space.length else {
                         throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
