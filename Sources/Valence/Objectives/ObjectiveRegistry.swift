@@ -47,4 +47,14 @@ extension Objective {
             "\(l.name)\t\(l.fields.map(\.key).joined(separator: ","))\t\(l.help)"
         }.joined(separator: "\n")
     }
+
+    /// The objectives table of docs/objectives.md (a test checks the page holds exactly this).
+    public static var docsTable: String {
+        var lines = ["| objective | A for correct | A for wrong | loss | what it is |", "|---|---|---|---|---|"]
+        for o in all {
+            let cells = [o.advantageRule.correctCell, o.advantageRule.wrongCell].map { $0.split(separator: "|").joined(separator: "\\|") }
+            lines.append("| `\(o.rawValue)` | \(cells[0]) | \(cells[1]) | \(o.lossRule.name) | \(o.summary) |")
+        }
+        return lines.joined(separator: "\n")
+    }
 }
