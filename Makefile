@@ -18,6 +18,7 @@ OUT        ?= runs/compare
 SEEDS      ?= 1
 SAMPLES    ?= 1024
 OBJECTIVES ?= $(ALL_OBJECTIVES)
+PAPER_GRID ?= data/grids/paper.json
 ABLATION_OUT   ?= runs/ablation
 ABLATION_SEEDS ?= 1 2 3
 ABLATION_OBJECTIVES  ?= psr nsr w-reinforce
@@ -33,7 +34,7 @@ export VALENCE_BIN := $(abspath $(BIN))
 ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
-.PHONY: help variables deps plot-deps build test bench bench-codec compare ablation run step init status generate verify split weight update eval report clean
+.PHONY: help variables deps plot-deps build test bench bench-codec compare ablation paper run step init status generate verify split weight update eval report clean
 .PHONY: slurm-run slurm-status test-slurm kill-test fuzz
 
 help: ## Show targets and variables
@@ -41,6 +42,7 @@ help: ## Show targets and variables
 	@echo
 	@echo "Main commands:"
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
+	@echo "  make paper       SPEC 10: the paper's Table 1 (M=4, clip 0.2, entropy 0.001 vs the plain step), 2 windows x 5 seeds -> runs/paper/report.md"
 	@echo "  make ablation    psr/nsr/w-reinforce x {sgd,adam} x {M=1,4} x {no clip, clip 0.2} x 3 seeds -> $(ABLATION_OUT)/report.md"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
@@ -156,6 +158,11 @@ compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes
 ablation: build ## psr/nsr/w-reinforce over {sgd,adam} x {M=1,4} x {no clip, clip 0.2}, 3 seeds -> $(ABLATION_OUT)/report.md
 	@SEEDS="$(ABLATION_SEEDS)" OBJECTIVES="$(ABLATION_OBJECTIVES)" OPTIMIZERS="$(ABLATION_OPTIMS)" \
 	  MINIBATCHES="$(ABLATION_MINIBATCHES)" CLIPS="$(ABLATION_CLIPS)" pipelines/ablation.sh $(ABLATION_OUT) $(ABLATION_FLAGS)
+
+# SPEC 10. Until the sweep runner lands this drives the grid with pipelines/paper.sh; then:
+# $(MAKE) sweep GRID=$(PAPER_GRID). OUT defaults to the grid's "out" (runs/paper).
+paper: build ## The paper's Table 1: psr nsr w-reinforce grpo ppo (+ beyond-paper rows), both windows, 5 seeds -> runs/paper/report.md
+	@SEEDS="$(if $(filter command line,$(origin SEEDS)),$(SEEDS))" pipelines/paper.sh $(PAPER_GRID) $(if $(filter command line,$(origin OUT)),$(OUT))
 
 run: build ## One run, created if needed and resumed from its last complete step
 	@pipelines/run.sh $(RUN) $(INIT_FLAGS)

@@ -21,6 +21,12 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Write the ablation report (cells of optimizer x minibatches x clip, mean ± SE over seeds).")
     var ablation = false
 
+    @Flag(help: "Write the paper report: SPEC 10's Table 1 (exact Pass@k at T = 1 and 0.6, mean ± SE over seeds), the paper's end points and claims.")
+    var paper = false
+
+    @Option(name: .customLong("paper-table"), help: ArgumentHelp("The paper's reference numbers (with --paper).", valueName: "json"))
+    var paperTable = "data/paper/table1.json"
+
     @Argument(help: ArgumentHelp("Run directories to compare.", valueName: "run"))
     var runs: [String]
 
@@ -28,6 +34,11 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runStage("valence-report") {
+            if paper {
+                try PaperReport.load(runs: runs, reference: paperTable).write(to: out)
+                output.log?("report: wrote \(out)/report.md (\(runs.count) runs)")
+                return
+            }
             if ablation {
                 try AblationReport.load(runs: runs).write(to: out)
                 output.log?("report: wrote \(out)/report.md and \(out)/ablation.csv (\(runs.count) runs)")
