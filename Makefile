@@ -64,7 +64,7 @@ SWITCH_FLAGS = --minibatches $(MINIBATCHES) $(if $(filter-out off,$(CLIP)),--cli
 ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
-.PHONY: help deps plot-deps build test bench bench-codec compare ablation run step init status generate verify split weight update eval report clean
+.PHONY: help deps plot-deps build test bench bench-codec compare ablation sweep run step init status generate verify split weight update eval report clean
 .PHONY: slurm-run slurm-status test-slurm kill-test fuzz
 
 help: ## Show targets and variables
@@ -73,6 +73,7 @@ help: ## Show targets and variables
 	@echo "Main commands:"
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
 	@echo "  make ablation    psr/nsr/w-reinforce x {sgd,adam} x {M=1,4} x {no clip, clip 0.2} x 3 seeds -> $(ABLATION_OUT)/report.md"
+	@echo "  make sweep GRID=data/grids/NAME.json [SET='steps=20'] [AXES='seed=1,2,3'] [OUT=dir]   any grid of runs (docs/sweep.md)"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo "  make bench-codec decode only: Valence's rollout decoders vs simdjson On-Demand (ns, instructions/record)"
@@ -179,12 +180,26 @@ bench-codec: ## simdjson On-Demand vs Valence's decoders on the same lines: ns a
 	  DECODE_NATIVE=$(abspath .build/bench-codec/decode-native) REPS=$(CODEC_REPS) CALLGRIND=$(CALLGRIND) \
 	  CODEC_SHARD=$(CODEC_SHARD) python3 bench/simdjson/compare.py
 
+# Grids of runs (docs/sweep.md): each runs N at a time in-process (SWEEP_JOBS, default: the CPUs),
+# resumes, shows progress and ends with the grid's report.
+SWEEP_JOBS ?=
+SWEEP = $(BIN)/valence-sweep $(if $(SWEEP_JOBS),--jobs $(SWEEP_JOBS))
+GRID ?=
+SET  ?=
+AXES ?=
+
 compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md, figures, passk.csv
-	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS) $(SWITCH_FLAGS)
+	@$(SWEEP) data/grids/compare.json --out $(OUT) --axis 'seed=$(SEEDS)' --axis 'objective=$(OBJECTIVES)' \
+	  --samples $(SAMPLES) -- --steps $(STEPS) --shards $(SHARDS) $(SWITCH_FLAGS)
 
 ablation: build ## psr/nsr/w-reinforce over {sgd,adam} x {M=1,4} x {no clip, clip 0.2}, 3 seeds -> $(ABLATION_OUT)/report.md
-	@SEEDS="$(ABLATION_SEEDS)" OBJECTIVES="$(ABLATION_OBJECTIVES)" OPTIMIZERS="$(ABLATION_OPTIMS)" \
-	  MINIBATCHES="$(ABLATION_MINIBATCHES)" CLIPS="$(ABLATION_CLIPS)" pipelines/ablation.sh $(ABLATION_OUT) $(ABLATION_FLAGS)
+	@$(SWEEP) data/grids/ablation.json --out $(ABLATION_OUT) --axis 'seed=$(ABLATION_SEEDS)' \
+	  --axis 'objective=$(ABLATION_OBJECTIVES)' --axis 'optimizer=$(ABLATION_OPTIMS)' \
+	  --axis 'minibatches=$(ABLATION_MINIBATCHES)' --axis 'clip=$(ABLATION_CLIPS)' -- $(ABLATION_FLAGS)
+
+sweep: build ## Run the grid in GRID=file (SET='key=value ...', AXES='key=v1,v2 ...', OUT=dir); then its report
+	@test -n "$(GRID)" || { echo "set GRID=FILE (a grid file, e.g. data/grids/compare.json)" >&2; exit 64; }
+	@$(SWEEP) $(GRID) $(if $(filter command line,$(origin OUT)),--out $(OUT)) $(foreach s,$(SET),--set '$(s)') $(foreach a,$(AXES),--axis '$(a)')
 
 run: build ## One run, created if needed and resumed from its last complete step
 	@pipelines/run.sh $(RUN) $(INIT_FLAGS)
@@ -195,7 +210,7 @@ init: build ## Create the run directory only
 # step builds only when a binary is missing: cron has no swift on PATH, and `swift build` would
 # wait on SwiftPM's lock instead of letting an overlapping call say "busy" at once. After changing
 # the code, run `make build` (or `make run`, which always builds).
-STEP_BINS := $(addprefix $(BIN)/valence-,status generate verify split weight update eval)
+STEP_BINS := $(BIN)/valence-step
 step: $(if $(filter-out $(wildcard $(STEP_BINS)),$(STEP_BINS)),build) ## Advance RUN by exactly one step (locked; cron-safe)
 	@JOBS=$(JOBS) pipelines/step.sh $(RUN)
 
