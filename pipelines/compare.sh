@@ -7,7 +7,8 @@
 # Environment: OBJECTIVES (default "psr nsr w-reinforce reinforce grpo rloo dr-grpo topr ppo"), WINDOWS ("0 1"),
 # SEEDS ("1"), JOBS (runs in parallel, default 2), SAMPLES (rollouts per test prompt for the sampled
 # Pass@k of the base and final policies, default 1024; 0 skips it).
-# Also writes passk.svg, training.svg and diagnostics.svg, and PNG copies when rsvg-convert exists.
+# Also writes passk.svg, training.svg and diagnostics.svg, and PNG copies when rsvg-convert exists, and
+# TensorBoard event files in each run's tb/ (tensorboard --logdir OUT).
 set -euo pipefail
 
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
@@ -50,6 +51,8 @@ if [[ "$SAMPLES" != 0 ]]; then
     for s in 0 "$steps"; do "$BIN/valence-eval" --run "$0" --step "$s" --samples "$SAMPLES" --quiet || exit 255; done'
 fi
 "$BIN/valence-report" --out "$OUT" $(for r in "${runs[@]}"; do echo "${r%% *}"; done)
+# TensorBoard event files in each run's tb/ (tensorboard --logdir "$OUT" shows every run; docs/tensorboard.md).
+"$BIN/valence-tensorboard" --quiet $(for r in "${runs[@]}"; do echo "${r%% *}"; done)
 if command -v rsvg-convert >/dev/null; then
   for f in passk training diagnostics; do
     rsvg-convert --format png --zoom 1.5 --background-color white -o "$OUT/$f.png" "$OUT/$f.svg" \
