@@ -361,9 +361,11 @@ public struct PanelFigure: Sendable {
 
     func draw(_ panel: PlotPanel, leaders: [String: String], into doc: inout SVGDocument, x: Double, y: Double) {
         let m = Self.margin
-        let left = x + m.left, right = x + panelWidth - m.right
-        let top = y + m.top, bottom = y + panelHeight - m.bottom
         let s = Self.scale(panel)
+        // Room on the left for the widest y tick label and the rotated axis title beside it.
+        let tickWidth = s.yTicks.map { SVGDocument.estimatedWidth(NiceScale.label($0, step: s.yStep), size: 11) }.max() ?? 0
+        let left = x + max(m.left, tickWidth + 6 + 26), right = x + panelWidth - m.right
+        let top = y + m.top, bottom = y + panelHeight - m.bottom
         func px(_ v: Double) -> Double { left + (s.xHigh > s.xLow ? (v - s.xLow) / (s.xHigh - s.xLow) : 0.5) * (right - left) }
         func py(_ v: Double) -> Double { bottom - (s.yHigh > s.yLow ? (v - s.yLow) / (s.yHigh - s.yLow) : 0.5) * (bottom - top) }
 
@@ -381,7 +383,7 @@ public struct PanelFigure: Sendable {
                  anchor: .middle, weight: "bold")
         doc.text(panel.xLabel, x: (left + right) / 2, y: bottom + 36, size: Self.fitting(panel.xLabel, size: 12, room: right - left),
                  anchor: .middle)
-        doc.text(panel.yLabel, x: x + 16, y: (top + bottom) / 2, size: Self.fitting(panel.yLabel, size: 12, room: bottom - top),
+        doc.text(panel.yLabel, x: left - tickWidth - 14, y: (top + bottom) / 2, size: Self.fitting(panel.yLabel, size: 12, room: bottom - top),
                  anchor: .middle, rotate: -90)
         let order = Self.drawOrder(panel)
         for (index, series) in order.enumerated() {
