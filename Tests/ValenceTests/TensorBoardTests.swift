@@ -126,3 +126,31 @@ import Testing
         #expect(try TensorBoardExport.findRuns(under: dir) == [dir])
     }
 }
+
+/// valence-tensorboard end to end: exit codes, --under, and no event file from bad metrics.
+@Suite struct TensorBoardCommandTests {
+    static let line = #"{"schema":"valence.metrics/1","step":0,"objective":"nsr","window":0,"seed":1,"split":"test","pass@1":0.1,"pass@2":0.2,"pass@4":0.3,"pass@8":0.4,"pass@16":0.5,"pass@32":0.6,"pass@64":0.7,"pass@128":0.8,"pass@256":0.9,"entropy":1.5,"greedy":0.25,"grad_norm_psr":null}"#
+
+    @Test func convertsEveryRunBelowADirectoryAndRefusesBadMetrics() throws {
+        let dir = TestSupport.temporaryDirectory("valence-tb-cli")
+        defer { FileSystem.removeTree(dir) }
+        for name in ["w0/nsr", "w1/psr"] {
+            try FileSystem.writeAtomically("\(dir)/runs/\(name)/metrics.jsonl", text: Self.line + "\n")
+            try FileSystem.writeAtomically("\(dir)/runs/\(name)/config.json", text: "{}")
+        }
+        let r = try TestSupport.valence("tensorboard", ["--under", "\(dir)/runs"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 2)
+        for name in ["w0/nsr", "w1/psr"] {
+            #expect(FileSystem.exists(TensorBoardExport.eventFilePath(run: "\(dir)/runs/\(name)")))
+        }
+        let empty = try TestSupport.valence("tensorboard", ["--under", "\(dir)/nothing-here"])
+        #expect(empty.status == 66, "\(empty.stderr)")
+        try FileSystem.writeAtomically("\(dir)/bad/metrics.jsonl", text: Self.line + "\n{\"schema\":\"valence.metrics/1\",\"step\":\n")
+        let bad = try TestSupport.valence("tensorboard", ["\(dir)/bad"])
+        #expect(bad.status == 65, "\(bad.stderr)")
+        #expect(bad.stderr.contains("\(dir)/bad/metrics.jsonl:2:"), "\(bad.stderr)")
+        #expect(!FileSystem.exists("\(dir)/bad/tb"))
+        #expect(try TestSupport.valence("tensorboard", []).status == 64)
+    }
+}
