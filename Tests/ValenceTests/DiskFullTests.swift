@@ -41,7 +41,7 @@ import Testing
 
     /// Fills the file system at `mount` so that `pages` 4 KiB pages stay free.
     static func fill(_ mount: String, leavingPages pages: Int) throws {
-        try sh("dd if=/dev/zero of=\(mount)/filler bs=4096 2>/dev/null; sync")
+        try sh("dd if=/dev/zero of=\(mount)/filler bs=4096 2>/dev/null")
         if pages > 0 { try sh("truncate -s -\(pages * page) \(mount)/filler") }
     }
 
