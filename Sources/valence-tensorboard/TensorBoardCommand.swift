@@ -10,8 +10,9 @@ struct TensorBoardCommand: ParsableCommand {
         discussion: """
             One scalar per metric and step, tags grouped as pass@k/1 ... pass@k/256, entropy, grad_norm/psr, \
             batch/correct, redist/... The file depends only on metrics.jsonl (wall time = step seconds), so a \
-            rerun is byte-identical; it is written under a temporary name and renamed. Then: \
-            tensorboard --logdir DIR. See docs/tensorboard.md.
+            rerun is byte-identical. It is written under a temporary name and renamed, or, when the run has \
+            gone on since the last conversion, extended in place so that a running TensorBoard shows the new \
+            steps. Then: tensorboard --logdir DIR. See docs/tensorboard.md.
             """
     )
 

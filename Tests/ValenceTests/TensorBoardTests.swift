@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Valence
 
@@ -124,6 +125,42 @@ import Testing
         #expect(try FileSystem.readFile(first.path) == bytes)
         #expect(try FileSystem.list("\(dir)/tb", includeHidden: true) == [TensorBoardExport.fileName])
         #expect(try TensorBoardExport.findRuns(under: dir) == [dir])
+
+        // The run goes on: the file is extended in place (same inode, so a running TensorBoard
+        // reads on), and ends as the same bytes a fresh conversion writes.
+        func inode(_ path: String) -> UInt64 {
+            var st = stat()
+            return stat(path, &st) == 0 ? UInt64(st.st_ino) : 0
+        }
+        let before = inode(first.path)
+        let more = text.split(separator: "\n").last.map { $0.replacingStep(2, with: 3) } ?? ""
+        try FileSystem.writeAtomically("\(dir)/metrics.jsonl", text: text + more + "\n")
+        try TensorBoardExport.write(run: dir)
+        let extended = try FileSystem.readFile(first.path)
+        #expect(inode(first.path) == before)
+        #expect(extended.count > bytes.count && extended.starts(with: bytes))
+        FileSystem.removeTree("\(dir)/tb")
+        try TensorBoardExport.write(run: dir)
+        #expect(try FileSystem.readFile(first.path) == extended)
+        // An append cut short (a prefix plus part of a record) is completed; a file that is not a
+        // prefix (metrics rewritten) is replaced.
+        try FileSystem.writeAtomically(first.path, bytes: extended[..<(bytes.count + 7)])
+        try TensorBoardExport.write(run: dir)
+        #expect(try FileSystem.readFile(first.path) == extended)
+        var wrong = bytes
+        wrong[20] ^= 0xFF
+        try FileSystem.writeAtomically(first.path, bytes: wrong)
+        try TensorBoardExport.write(run: dir)
+        #expect(try FileSystem.readFile(first.path) == extended)
+    }
+}
+
+extension Substring {
+    /// The metrics line with `"step":old` changed to `"step":new`.
+    func replacingStep(_ old: Int, with new: Int) -> String {
+        let text = String(self)
+        guard let r = text.range(of: "\"step\":\(old),") else { return text }
+        return text.replacingCharacters(in: r, with: "\"step\":\(new),")
     }
 }
 
