@@ -65,7 +65,7 @@ ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
 .PHONY: help deps plot-deps build test bench bench-codec compare ablation sweep run step init status generate verify split weight update eval report clean
-.PHONY: slurm-run slurm-status test-slurm kill-test fuzz
+.PHONY: slurm-run slurm-status test-slurm kill-test fuzz tensorboard test-tensorboard
 
 help: ## Show targets and variables
 	@echo "Valence: PSR / NSR / W-REINFORCE on a tabular policy, staged over zstd JSONL shards."
@@ -89,6 +89,7 @@ help: ## Show targets and variables
 	@echo "  make generate|verify|split|weight RUN=... STEP=N [SHARD=i]   one stage by hand"
 	@echo "  make update|eval RUN=... STEP=N"
 	@echo "  make report OUT=dir RUNS='runs/a runs/b'"
+	@echo "  make tensorboard RUN=runs/NAME | RUNS=runs/compare   TensorBoard event files in RUN/tb/ (docs/tensorboard.md)"
 	@echo
 	@echo "Slurm (docs/slurm.md):"
 	@echo "  make slurm-run RUN=... SHARDS=4 STEPS=...   submit the rest of a run as job arrays and return"
@@ -147,6 +148,7 @@ endif
 test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile) and on a one-node Slurm cluster
 	$(SWIFT) build --build-tests
 	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-slurm
+	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-tensorboard
 	$(SWIFT) test --skip-build
 
 bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python; writes bench/results.json
@@ -228,6 +230,24 @@ update eval: build need-step ## One whole-step stage by hand
 
 report: build ## Compare finished runs: make report OUT=dir RUNS='runs/a runs/b'
 	@$(BIN)/valence-report --out $(OUT) $(RUNS)
+
+# TensorBoard event files from metrics.jsonl (docs/tensorboard.md): RUN=dir for one run, RUNS=dir for
+# every run below dir. Then: tensorboard --logdir <dir> (pip install tensorboard; not needed here).
+tensorboard: build ## Write RUN/tb/ event files for TensorBoard: make tensorboard RUN=runs/x or RUNS=runs/compare
+	@$(BIN)/valence-tensorboard $(if $(RUNS),--under $(RUNS),$(RUN))
+
+# Reads the event files of a small run with TensorBoard's own EventAccumulator and compares every
+# value and step with metrics.jsonl. Installs the tensorboard Python package (pip) if missing: only
+# this test needs it, never the pipeline.
+TB_CHECK_RUN ?= .build/tb-check/run
+test-tensorboard: build
+	@python3 -c 'import tensorboard' 2>/dev/null || python3 -m pip install -q tensorboard
+	@rm -rf $(dir $(TB_CHECK_RUN)) && mkdir -p $(dir $(TB_CHECK_RUN))
+	@VALENCE_BIN=$(abspath $(BIN)) pipelines/run.sh $(TB_CHECK_RUN) --steps 3 --digits 2 --train 200 --test 100 \
+	  --batch 16 --corpus 2000 --eval-train >$(TB_CHECK_RUN).log 2>&1 || { cat $(TB_CHECK_RUN).log; exit 1; }
+	@$(BIN)/valence-eval --run $(TB_CHECK_RUN) --step 3 --samples 256 --quiet
+	@$(BIN)/valence-tensorboard $(TB_CHECK_RUN)
+	@python3 Tests/tensorboard/check_events.py $(TB_CHECK_RUN)
 
 slurm-run: build ## Submit the rest of RUN to Slurm (job arrays over SHARDS) and return; resubmitting resumes
 	@pipelines/slurm/submit.sh $(RUN) $(INIT_FLAGS)

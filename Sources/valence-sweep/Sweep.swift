@@ -23,12 +23,11 @@ struct Sweep {
     func run() throws {
         let runs = grid.runs
         let start = DispatchTime.now()
-        let progress = ProgressLine(label: "\(grid.name)", quiet: quiet)
         let paths = runs.map { "\(root)/\($0.path)" }
         // Steps still to take, known before anything runs, for the rate and the ETA.
         let extra = extra
         let remaining = zip(runs, paths).map { run, path in Self.remainingSteps(run: path, options: run.options + extra) }
-        progress.begin(runs: runs.count, steps: remaining.reduce(0, +))
+        let progress = SweepProgress(name: grid.name, runs: runs.count, steps: remaining.reduce(0, +), quiet: quiet)
         if !quiet {
             Console.error("\(grid.name): \(runs.count) runs (\(remaining.reduce(0, +)) steps to take), \(min(jobs, runs.count)) at a time, under \(root)")
         }
@@ -47,13 +46,15 @@ struct Sweep {
                 i += min(jobs, runs.count)
             }
         }
-        progress.end()
+        progress.finish()
         if let (index, error) = errors.first {
             let n = errors.count
             Console.error("\(grid.name): \(n) of \(runs.count) runs failed; first: \(paths[index])")
             throw error
         }
         if samples > 0 { try sampledPassAtK(paths) }
+        // TensorBoard event files in each run's tb/: `tensorboard --logdir ROOT` shows every run.
+        for path in paths { _ = try TensorBoardExport.write(run: path) }
         var wrote = ""
         if let write = GridReport.writer(grid.report) {
             wrote = try write(paths, root)
@@ -133,6 +134,44 @@ struct Sweep {
             if p.terminationStatus != 0 { Console.error("\(grid.name): rsvg-convert could not render \(root)/\(figure).svg (the SVG is still there)") }
         }
     }
+}
+
+/// The sweep's progress line ("compare: 5/18 runs, 301/1098 steps (27%), 12 steps/s, ETA 0:39"),
+/// shared by the worker threads.
+final class SweepProgress: @unchecked Sendable {
+    let name: String
+    let runs: Int
+    private var runsDone = 0
+    private let line: ProgressLine
+    private let lock = NSLock()
+
+    init(name: String, runs: Int, steps: Int, quiet: Bool) {
+        self.name = name
+        self.runs = runs
+        line = ProgressLine("\(name): 0/\(runs) runs,", total: steps, unit: "steps", style: .automatic(quiet: quiet))
+        line.checkEvery = 1
+    }
+
+    func step() { lock.withLock { line.advance() } }
+
+    func finished(run: String) {
+        lock.withLock {
+            runsDone += 1
+            line.label = "\(name): \(runsDone)/\(runs) runs,"
+        }
+    }
+
+    /// A failed run's error on a line of its own.
+    func failed(run: String, error: Error) {
+        lock.withLock {
+            runsDone += 1
+            line.label = "\(name): \(runsDone)/\(runs) runs,"
+            if line.style == .terminal { ProgressLine.standardError("\r\u{1B}[K") }
+            Console.error("\(name): \(run) failed: \(error)")
+        }
+    }
+
+    func finish() { lock.withLock { line.finish() } }
 }
 
 /// valence-init refused a run's options: its own message, its own exit code.

@@ -57,14 +57,4 @@ import Testing
         let g = try grid(#"{"name": "x", "out": "o", "axes": {"seed": [1, 2], "objective": ["psr"]}}"#)
         #expect(g.runs.map(\.path) == ["seed=1/objective=psr", "seed=2/objective=psr"])
     }
-
-    @Test func progressLineText() {
-        #expect(ProgressLine.format(label: "compare", runsDone: 0, runs: 18, stepsDone: 0, steps: 1098, seconds: 0)
-                == "compare: 0/18 runs, 0/1098 steps")
-        #expect(ProgressLine.format(label: "compare", runsDone: 5, runs: 18, stepsDone: 300, steps: 1100, seconds: 10)
-                == "compare: 5/18 runs, 300/1100 steps, 30 steps/s, ETA 27 s")
-        #expect(ProgressLine.format(label: "g", runsDone: 2, runs: 2, stepsDone: 10, steps: 10, seconds: 125)
-                == "g: 2/2 runs, 10/10 steps, 0.1 steps/s, 2 min 5 s")
-        #expect(ProgressLine.duration(3725) == "1 h 2 min")
-    }
 }

@@ -127,8 +127,11 @@ public struct EvalStage: StagePart {
                 if step > 0, let value { w.double(value) } else { w.null() }
             }
             if samples > 0 {
+                let progress = env.log == nil ? nil : ProgressLine("eval: step \(step) \(split) sampled Pass@k (n = \(samples))",
+                                                               total: prompts.pairs.count, unit: "prompts")
                 let sampled = try SampledPassAtK.evaluate(policy: policy, prompts: prompts.pairs, temperature: config.evalTemperature,
-                                                          samples: samples, seed: config.seed, step: step)
+                                                          samples: samples, seed: config.seed, step: step, progress: progress)
+                progress?.finish()
                 w.key("sampled_n"); w.int(samples)
                 for (k, v) in zip(PassAtK.ks, sampled.passAtK) {
                     w.key("sampled_pass@\(k)"); w.double(v)

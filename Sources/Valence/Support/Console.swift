@@ -9,12 +9,6 @@ public enum Console {
         writeAll(2, text + "\n")
     }
 
-    /// Rewrites the current line of standard error (a terminal): carriage return, the text,
-    /// clear to the end of the line; no newline.
-    public static func errorInPlace(_ text: String) {
-        writeAll(2, "\r" + text + "\u{1B}[K")
-    }
-
     /// Prints to standard output. A closed pipe (`... | head`) ends the process quietly with
     /// status 0, as a Unix filter should.
     public static func output(_ text: String) {

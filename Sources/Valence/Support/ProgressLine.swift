@@ -3,106 +3,168 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 
-/// Progress of long work on standard error: "compare: 5/18 runs, 301/1098 steps, 42 steps/s, ETA 19 s".
+/// ProgressLine of long work (done / total, rate, ETA) on standard error, as people expect it:
 ///
-/// On a terminal the line is rewritten in place (at most ten times a second); otherwise (cron mail,
-/// CI logs, a file) a plain line is printed every `interval` seconds and once at the end, so a log
-/// stays short. Safe to call from several threads.
-public final class ProgressLine: @unchecked Sendable {
-    let label: String
-    let quiet: Bool
-    let live: Bool
-    let interval: Double
-    private let lock = DispatchSemaphore(value: 1)
-    private var runs = 0, runsDone = 0, steps = 0, stepsDone = 0
-    private var start = DispatchTime.now()
-    private var lastPrint = 0.0
-    private var lineShown = false
+/// - **terminal** (stderr is a tty): one live line, rewritten in place with `\r` at most ten times
+///   a second, ended with a newline by ``finish()``;
+/// - **plain lines** (stderr is a file or pipe: cron mail, CI logs, `make ... 2>log`): a full line
+///   every ``interval`` seconds (10 by default), and a last line at ``finish()`` only if work took
+///   that long, so short work stays silent;
+/// - **silent**: nothing (for `--quiet`).
+///
+/// Use:
+///
+///     let progress = ProgressLine("eval: sampled Pass@k", total: prompts.count, unit: "prompts")
+///     for prompt in prompts { ...; progress.advance() }
+///     progress.finish()
+///
+/// or `ProgressLine(..., style: .silent)` / pass `nil` where the caller is quiet. A line reads
+/// `eval: sampled Pass@k 512/1000 prompts (51%), 1.2k prompts/s, ETA 0:04`; without a known total,
+/// `label 512 prompts, 1.2k prompts/s`. ``advance(by:)`` reads the monotonic clock only every
+/// ``checkEvery`` calls, so it costs a counter increment in a hot loop. Not thread-safe: one
+/// `ProgressLine` per thread (or advance it from one place).
+public final class ProgressLine {
+    public enum Style: Sendable, Equatable {
+        case terminal, lines, silent
 
-    /// `live`: rewrite one line in place (default: when standard error is a terminal).
-    public init(label: String, quiet: Bool = false, live: Bool = isatty(2) != 0, interval: Double = 10) {
+        /// `.terminal` when `fd` is a terminal, else `.lines`; `.silent` when `quiet`.
+        public static func automatic(fd: Int32 = 2, quiet: Bool = false) -> Style {
+            quiet ? .silent : isatty(fd) == 1 ? .terminal : .lines
+        }
+    }
+
+    /// What is being done; may change between updates (the sweep puts its runs count here).
+    public var label: String
+    public let total: Int?
+    public let unit: String
+    public let style: Style
+    /// Seconds between plain lines (``Style/lines``).
+    public let interval: Double
+    /// Calls of ``advance(by:)`` between clock readings.
+    public var checkEvery = 64
+
+    public private(set) var done = 0
+    let clock: () -> Double
+    let write: (String) -> Void
+    let start: Double
+    var lastShown: Double
+    var shownAny = false
+    var calls = 0
+
+    /// - Parameters:
+    ///   - label: what is being done, e.g. `"eval: sampled Pass@k"`.
+    ///   - total: the amount of work, if known.
+    ///   - unit: the plural noun of the work items (`"prompts"`), or empty.
+    ///   - style: defaults to ``Style/automatic(fd:quiet:)`` on standard error.
+    ///   - clock, write: for tests: a seconds clock and the output (default: monotonic clock, stderr).
+    public init(_ label: String, total: Int?, unit: String = "", style: Style = .automatic(), interval: Double = 10,
+                clock: @escaping () -> Double = ProgressLine.monotonicSeconds,
+                write: @escaping (String) -> Void = ProgressLine.standardError) {
         self.label = label
-        self.quiet = quiet
-        self.live = live
+        self.total = total
+        self.unit = unit
+        self.style = style
         self.interval = interval
+        self.clock = clock
+        self.write = write
+        start = clock()
+        lastShown = start
     }
 
-    public func begin(runs: Int, steps: Int) {
-        locked {
-            (self.runs, self.steps, runsDone, stepsDone) = (runs, steps, 0, 0)
-            start = DispatchTime.now()
+    /// Counts `n` more items done and shows the line when it is due.
+    @inline(__always)
+    public func advance(by n: Int = 1) {
+        done += n
+        calls += 1
+        if calls >= checkEvery || (total.map { done >= $0 } ?? false) {
+            calls = 0
+            tick()
         }
     }
 
-    /// One step finished.
-    public func step() { locked { stepsDone += 1; show(force: false) } }
+    /// Sets the count of items done (for work that knows its position) and shows the line when due.
+    public func update(done value: Int) {
+        done = value
+        calls = 0
+        tick()
+    }
 
-    /// One run finished.
-    public func finished(run: String) { locked { runsDone += 1; show(force: false) } }
-
-    /// A run failed: its error on a line of its own, whatever the mode.
-    public func failed(run: String, error: Error) {
-        locked {
-            runsDone += 1
-            clearLive()
-            Console.error("\(label): \(run) failed: \(error)")
-            show(force: true)
+    func tick() {
+        guard style != .silent else { return }
+        let now = clock()
+        switch style {
+        case .terminal where now - lastShown >= 0.1:
+            write("\r" + line(now: now) + "\u{1B}[K")
+            lastShown = now
+            shownAny = true
+        case .lines where now - lastShown >= interval:
+            write(line(now: now) + "\n")
+            lastShown = now
+            shownAny = true
+        default:
+            break
         }
     }
 
-    /// The final line (the live line is ended with a newline).
-    public func end() {
-        locked {
-            guard !quiet else { return }
-            if live { clearLive() }
-            Console.error(Self.format(label: label, runsDone: runsDone, runs: runs, stepsDone: stepsDone, steps: steps, seconds: elapsed))
+    /// Shows the final line: ends the live line, or prints a last plain line if any was printed
+    /// or the work took at least ``interval``.
+    public func finish() {
+        let now = clock()
+        switch style {
+        case .terminal: write("\r" + line(now: now) + "\u{1B}[K\n")
+        case .lines where shownAny || now - start >= interval: write(line(now: now) + "\n")
+        default: break
         }
     }
 
-    /// The progress text: runs and steps done of all, the step rate and the time left at that rate.
-    public static func format(label: String, runsDone: Int, runs: Int, stepsDone: Int, steps: Int, seconds: Double) -> String {
-        var text = "\(label): \(runsDone)/\(runs) runs, \(stepsDone)/\(steps) steps"
-        guard seconds > 0, stepsDone > 0 else { return text }
-        let rate = Double(stepsDone) / seconds
-        text += ", \(formatNumber(rate, decimals: rate < 10 ? 1 : 0)) steps/s"
-        let left = Double(max(0, steps - stepsDone)) / rate
-        text += stepsDone < steps ? ", ETA \(duration(left))" : ", \(duration(seconds))"
+    /// The current line, without `\r` or newline.
+    public func line(now: Double) -> String {
+        Self.format(label: label, done: done, total: total, unit: unit, elapsed: now - start)
+    }
+
+    /// The text of a progress line (pure: what the tests check).
+    public static func format(label: String, done: Int, total: Int?, unit: String, elapsed: Double) -> String {
+        let u = unit.isEmpty ? "" : " \(unit)"
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let rateText = rate > 0 ? ", \(compact(rate))\(u)/s" : ""
+        guard let total, total > 0 else { return "\(label) \(done)\(u)\(rateText)" }
+        let percent = Int((100 * Double(done) / Double(total)).rounded(.down))
+        var text = "\(label) \(done)/\(total)\(u) (\(percent)%)\(rateText)"
+        if done >= total {
+            text += ", took \(duration(elapsed))"
+        } else if rate > 0 {
+            text += ", ETA \(duration(Double(total - done) / rate))"
+        } else {
+            text += ", ETA --:--"
+        }
         return text
     }
 
-    /// "42 s", "3 min 5 s", "1 h 2 min".
-    public static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        if s < 60 { return "\(s) s" }
-        if s < 3600 { return "\(s / 60) min \(s % 60) s" }
-        return "\(s / 3600) h \(s % 3600 / 60) min"
-    }
-
-    private var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
-
-    private func show(force: Bool) {
-        guard !quiet else { return }
-        let now = elapsed
-        guard force || now - lastPrint >= (live ? 0.1 : interval) else { return }
-        lastPrint = now
-        let text = Self.format(label: label, runsDone: runsDone, runs: runs, stepsDone: stepsDone, steps: steps, seconds: now)
-        if live {
-            Console.errorInPlace(text)
-            lineShown = true
-        } else {
-            Console.error(text)
+    /// 950, 9.5k, 12k, 1.2M: two or three significant digits.
+    static func compact(_ x: Double) -> String {
+        func short(_ v: Double, _ suffix: String) -> String {
+            v < 10 ? formatNumber(v, decimals: 1) + suffix : String(Int(v.rounded())) + suffix
         }
+        if x >= 999_500 { return short(x / 1e6, "M") }
+        if x >= 999.5 { return short(x / 1e3, "k") }
+        return x < 10 ? formatNumber(x, decimals: 1) : String(Int(x.rounded()))
     }
 
-    private func clearLive() {
-        if live && lineShown { Console.errorInPlace(""); lineShown = false }
+    /// m:ss below an hour, h:mm:ss from there.
+    static func duration(_ seconds: Double) -> String {
+        let s = seconds.isFinite ? max(0, Int(seconds.rounded())) : 0
+        let two = { (v: Int) in v < 10 ? "0\(v)" : "\(v)" }
+        return s >= 3600 ? "\(s / 3600):\(two(s / 60 % 60)):\(two(s % 60))" : "\(s / 60):\(two(s % 60))"
     }
 
-    private func locked(_ body: () -> Void) {
-        lock.wait()
-        body()
-        lock.signal()
+    /// Writes to standard error (the default output).
+    public static func standardError(_ text: String) { Console.writeAll(2, text) }
+
+    /// Seconds on the monotonic clock.
+    public static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
