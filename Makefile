@@ -89,6 +89,10 @@ help: ## Show targets and variables
 	@echo "  make update|eval RUN=... STEP=N"
 	@echo "  make report OUT=dir RUNS='runs/a runs/b'"
 	@echo
+	@echo "Install (docs/install.md):"
+	@echo "  make install PREFIX=/usr/local [DESTDIR=...]   static binaries, man pages, completions, pipelines scripts"
+	@echo "  make uninstall PREFIX=/usr/local [DESTDIR=...] remove exactly those files"
+	@echo
 	@echo "Slurm (docs/slurm.md):"
 	@echo "  make slurm-run RUN=... SHARDS=4 STEPS=...   submit the rest of a run as job arrays and return"
 	@echo "  make slurm-status RUN=...                    where it is (valence-status, squeue, failed jobs)"
@@ -143,9 +147,11 @@ ifeq ($(NO_BUILD),)
 endif
 	@test -x $(BIN)/valence-eval || { echo "build: failed (see: $(SWIFT) build -c $(CONFIG))" >&2; exit 1; }
 
-test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile) and on a one-node Slurm cluster
+test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile), one-node Slurm, install
 	$(SWIFT) build --build-tests
+	@Tests/docs/self-contained.sh
 	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-slurm
+	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-install
 	$(SWIFT) test --skip-build
 
 bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python; writes bench/results.json
@@ -236,3 +242,80 @@ fuzz: deps ## Fuzz the shard decoder and the verifier with libFuzzer for FUZZ_RU
 
 clean: ## Remove build products (runs/ are kept)
 	$(SWIFT) package clean
+
+# ---- Install (docs/install.md) -------------------------------------------------------------------
+# Release binaries with the Swift standard library and Foundation linked in (--static-swift-stdlib),
+# built in their own scratch path so the everyday .build/ stays valid; man pages rendered by
+# swift-argument-parser's generate-manual tool from each command's own definitions; bash, zsh and
+# fish completions from --generate-completion-script; the pipelines scripts, pointed at PREFIX/bin.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+STATIC_SCRATCH ?= .build-static
+STATIC_BIN := $(STATIC_SCRATCH)/release
+STAGE_DIR  := $(STATIC_SCRATCH)/install-tree
+# The installed commands: Package.swift's `stages` (the pipeline); its `tools` (valence-bench-codec,
+# a developer benchmark that needs the checkout's bench/ and simdjson) are not installed.
+INSTALL_STAGES := $(shell sed -n 's/^let stages = \[\(.*\)\]$$/\1/p' Package.swift | tr -d '",')
+INSTALL_BINS   := $(addprefix valence-,$(INSTALL_STAGES))
+MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+# Where the installed files go, relative to PREFIX (uninstall removes exactly these).
+INSTALLED_FILES = $(addprefix bin/,$(INSTALL_BINS)) $(addprefix share/man/man1/,$(addsuffix .1,$(INSTALL_BINS))) \
+  $(addprefix share/bash-completion/completions/,$(INSTALL_BINS)) \
+  $(addprefix share/zsh/site-functions/_,$(INSTALL_BINS)) \
+  $(addprefix share/fish/vendor_completions.d/,$(addsuffix .fish,$(INSTALL_BINS)))
+PIPELINES_DIR := share/valence/pipelines
+
+.PHONY: build-static install-tree install uninstall test-install self-contained
+
+build-static: deps ## Release binaries with the Swift runtime linked statically, in $(STATIC_SCRATCH)/ (for install)
+	@test -n "$(INSTALL_STAGES)" || { echo "build-static: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
+	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) 2>&1 \
+	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
+	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) --product generate-manual 2>&1 \
+	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
+	@for b in $(INSTALL_BINS); do \
+	  test -x $(STATIC_BIN)/$$b || { echo "build-static: $(STATIC_BIN)/$$b: not built" >&2; exit 1; }; \
+	  if ldd $(STATIC_BIN)/$$b | grep -q 'libswift\|libFoundation\|libdispatch\|libBlocksRuntime'; then \
+	    echo "build-static: $(STATIC_BIN)/$$b still loads the Swift runtime:" >&2; ldd $(STATIC_BIN)/$$b >&2; exit 1; fi; \
+	done
+
+# The tree under PREFIX, staged in $(STAGE_DIR) (stripped binaries, man pages, completions, scripts).
+install-tree: build-static
+	@rm -rf $(STAGE_DIR) && mkdir -p $(STAGE_DIR)/bin $(STAGE_DIR)/share/man/man1 \
+	  $(STAGE_DIR)/share/bash-completion/completions $(STAGE_DIR)/share/zsh/site-functions \
+	  $(STAGE_DIR)/share/fish/vendor_completions.d $(STAGE_DIR)/$(PIPELINES_DIR)
+	@set -e; for b in $(INSTALL_BINS); do \
+	  strip -o $(STAGE_DIR)/bin/$$b $(STATIC_BIN)/$$b 2>/dev/null || cp $(STATIC_BIN)/$$b $(STAGE_DIR)/bin/$$b; \
+	  $(STATIC_BIN)/generate-manual $(STAGE_DIR)/bin/$$b --date $(MAN_DATE) --output-directory $(STAGE_DIR)/share/man/man1; \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script bash >$(STAGE_DIR)/share/bash-completion/completions/$$b; \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script zsh  >$(STAGE_DIR)/share/zsh/site-functions/_$$b; \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script fish >$(STAGE_DIR)/share/fish/vendor_completions.d/$$b.fish; \
+	done
+	@# The scripts find the binaries relative to themselves: .build/release in a checkout, PREFIX/bin here.
+	@cp -R pipelines/. $(STAGE_DIR)/$(PIPELINES_DIR)/
+	@find $(STAGE_DIR)/$(PIPELINES_DIR) -type f -exec sed -i \
+	  -e 's|$$HERE/\.\./\.\./\.build/release|$$HERE/../../../../bin|g' -e 's|$$HERE/\.\./\.build/release|$$HERE/../../../bin|g' {} +
+	@! grep -rn 'HERE/[./]*\.build' $(STAGE_DIR)/$(PIPELINES_DIR) \
+	  || { echo "install: the scripts above still point into the build tree" >&2; exit 1; }
+	@for f in $(INSTALLED_FILES); do test -s $(STAGE_DIR)/$$f || { echo "install: $$f was not generated" >&2; exit 1; }; done
+
+install: install-tree ## Install into $(DESTDIR)$(PREFIX): bin/valence-*, man pages, completions, share/valence/pipelines
+	@set -e; cd $(STAGE_DIR) && find . -type f | sort | while read -r f; do \
+	  mode=644; [ -x "$$f" ] && mode=755; install -D -m $$mode "$$f" "$(DESTDIR)$(PREFIX)/$${f#./}"; done
+	@echo "install: $(words $(INSTALL_BINS)) commands in $(DESTDIR)$(PREFIX)/bin, man pages, completions, $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)"
+
+uninstall: ## Remove what `make install` put under $(DESTDIR)$(PREFIX) (same PREFIX and DESTDIR)
+	@test -n "$(INSTALL_STAGES)" || { echo "uninstall: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
+	@rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED_FILES))
+	@rm -rf $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)
+	@rmdir $(DESTDIR)$(PREFIX)/share/valence 2>/dev/null || true
+	@echo "uninstall: removed valence-* (commands, man pages, completions) and $(PIPELINES_DIR) from $(DESTDIR)$(PREFIX)"
+
+test-install: build ## make install into a temporary prefix, then drive it with Swift hidden (root: man, zsh, fish checks)
+	@missing=""; command -v man >/dev/null || missing="$$missing man-db"; \
+	command -v zsh >/dev/null || missing="$$missing zsh"; command -v fish >/dev/null || missing="$$missing fish"; \
+	who=test-install; if [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; then $(APT_INSTALL); fi
+	@Tests/install/test-install.sh
+
+self-contained: ## Fail when a tracked file points outside the repository (a spec or a path out of the tree, a broken Markdown link)
+	@Tests/docs/self-contained.sh
