@@ -267,12 +267,15 @@ PIPELINES_DIR := share/valence/pipelines
 
 .PHONY: build-static install-tree install uninstall test-install self-contained
 
-build-static: deps ## Release binaries with the Swift runtime linked statically, in $(STATIC_SCRATCH)/ (for install)
+build-static: deps ## Release binaries with the Swift runtime linked statically, in $(STATIC_SCRATCH)/ (for install; NO_BUILD=1 uses them as they are)
 	@test -n "$(INSTALL_STAGES)" || { echo "build-static: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
+ifeq ($(NO_BUILD),)
 	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) 2>&1 \
 	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
 	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) --product generate-manual 2>&1 \
 	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
+endif
+	@test -x $(STATIC_BIN)/generate-manual || { echo "build-static: $(STATIC_BIN)/generate-manual: not built (run: make build-static)" >&2; exit 1; }
 	@for b in $(INSTALL_BINS); do \
 	  test -x $(STATIC_BIN)/$$b || { echo "build-static: $(STATIC_BIN)/$$b: not built" >&2; exit 1; }; \
 	  if ldd $(STATIC_BIN)/$$b | grep -q 'libswift\|libFoundation\|libdispatch\|libBlocksRuntime'; then \
@@ -299,7 +302,7 @@ install-tree: build-static
 	  || { echo "install: the scripts above still point into the build tree" >&2; exit 1; }
 	@for f in $(INSTALLED_FILES); do test -s $(STAGE_DIR)/$$f || { echo "install: $$f was not generated" >&2; exit 1; }; done
 
-install: install-tree ## Install into $(DESTDIR)$(PREFIX): bin/valence-*, man pages, completions, share/valence/pipelines
+install: install-tree ## Install into $(DESTDIR)$(PREFIX): bin/valence-*, man pages, completions, share/valence/pipelines (NO_BUILD=1: no swift build, e.g. under sudo)
 	@set -e; cd $(STAGE_DIR) && find . -type f | sort | while read -r f; do \
 	  mode=644; [ -x "$$f" ] && mode=755; install -D -m $$mode "$$f" "$(DESTDIR)$(PREFIX)/$${f#./}"; done
 	@echo "install: $(words $(INSTALL_BINS)) commands in $(DESTDIR)$(PREFIX)/bin, man pages, completions, $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make self-contained: the repository stands alone. Fails (exit 1, listing file:line) when a file
-#   - cites the model specification that used to live outside the repository (the word S-P-E-C
-#     as a whole word, or a path into ../shared or /work/...): cite docs/model.md instead;
+#   - cites the model specification that used to live outside the repository: the word S-P-E-C
+#     as a whole word, a relative path up into the old "shared" directory beside the checkout, or
+#     an absolute path under the development machine's w-o-r-k tree (cite docs/model.md instead);
 #   - has a relative Markdown link that leads outside the repository or to no file.
 # Files: those git tracks (every file but the build directories when there is no git).
 set -euo pipefail
