@@ -282,6 +282,14 @@ endif
 	    echo "build-static: $(STATIC_BIN)/$$b still loads the Swift runtime:" >&2; ldd $(STATIC_BIN)/$$b >&2; exit 1; fi; \
 	done
 
+# generate-manual's page, finished: it lists the `help` subcommand the parser adds to every root
+# command (a "subcommand" argument in SYNOPSIS, a `help` item in DESCRIPTION), which these
+# single commands do not take; EXIT STATUS gets Valence's codes; SEE ALSO the other commands.
+MAN_FIXUP = sed -i -e '/^\.Sh SYNOPSIS$$/,/^\.Sh /{/^\.Ar subcommand$$/d;}' -e '/^\.It Em help$$/,/^\.El$$/d' \
+  -e '/^\.Ex -std$$/r docs/man/exit-status.mdoc' $(1) && \
+  { echo '.Sh "SEE ALSO"'; for o in $(INSTALL_BINS); do [ "$$o" = "$(2)" ] || echo ".Xr $$o 1 ,"; done \
+    | sed '$$s/ ,$$//'; } >>$(1)
+
 # The tree under PREFIX, staged in $(STAGE_DIR) (stripped binaries, man pages, completions, scripts).
 install-tree: build-static
 	@rm -rf $(STAGE_DIR) && mkdir -p $(STAGE_DIR)/bin $(STAGE_DIR)/share/man/man1 \
@@ -290,6 +298,7 @@ install-tree: build-static
 	@set -e; for b in $(INSTALL_BINS); do \
 	  strip -o $(STAGE_DIR)/bin/$$b $(STATIC_BIN)/$$b 2>/dev/null || cp $(STATIC_BIN)/$$b $(STAGE_DIR)/bin/$$b; \
 	  $(STATIC_BIN)/generate-manual $(STAGE_DIR)/bin/$$b --date $(MAN_DATE) --output-directory $(STAGE_DIR)/share/man/man1; \
+	  $(call MAN_FIXUP,$(STAGE_DIR)/share/man/man1/$$b.1,$$b); \
 	  $(STAGE_DIR)/bin/$$b --generate-completion-script bash >$(STAGE_DIR)/share/bash-completion/completions/$$b; \
 	  $(STAGE_DIR)/bin/$$b --generate-completion-script zsh  >$(STAGE_DIR)/share/zsh/site-functions/_$$b; \
 	  $(STAGE_DIR)/bin/$$b --generate-completion-script fish >$(STAGE_DIR)/share/fish/vendor_completions.d/$$b.fish; \

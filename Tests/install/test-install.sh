@@ -12,9 +12,9 @@
 #    libraries and the checkout's build directories hidden (empty tmpfs mounts in a private mount
 #    namespace, as the Slurm test hides them from its node; without root or mount namespaces it
 #    can only clear PATH and LD_LIBRARY_PATH, and says so); there also: `valence-init --help`,
-#    `man -M PREFIX/share/man` renders every page, and the bash, zsh and fish completions load and
-#    complete `valence-split --ru` to `--run` (zsh and fish checks are skipped with a message when
-#    the shell is not installed);
+#    `man -M PREFIX/share/man` renders every page (no warning, exit codes, SEE ALSO), and the bash,
+#    zsh and fish completions load and complete `valence-split --ru` to `--run` (zsh and fish
+#    checks are skipped with a message when the shell is not installed);
 # 4. both runs, reports included, must be byte-identical (every file, manifests too);
 # 5. `make uninstall` with the same DESTDIR and PREFIX must leave no file behind.
 # Exit status: 0 when all hold, 1 otherwise. KEEP=1 keeps the temporary directory.
@@ -94,6 +94,8 @@ for b in $(cd "$P/bin" && ls); do
   [[ ! -s "$W/man.err" ]] || fail "man $b warns: $(head -3 "$W/man.err")"
   grep -q "^NAME" "$W/man.txt" && grep -q "$b" "$W/man.txt" && grep -q -- '--help' "$W/man.txt" \
     || fail "man $b: no NAME section, name or options"
+  grep -qE '^ +75 +busy' "$W/man.txt" && grep -q '^SEE ALSO' "$W/man.txt" || fail "man $b: no exit codes or SEE ALSO"
+  ! grep -qE 'subcommand' "$W/man.txt" || fail "man $b: lists the parser's help subcommand"
   bash -c 'source "$1"; complete -p "$2"' _ "$P/share/bash-completion/completions/$b" "$b" >/dev/null \
     || fail "bash: $b's completion does not load"
 done
