@@ -240,8 +240,9 @@ FUZZ_SEED ?= 1
 fuzz: deps ## Fuzz the shard decoder and the verifier with libFuzzer for FUZZ_RUNS inputs
 	@Tests/fuzz/fuzz.sh --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
 
-clean: ## Remove build products (runs/ are kept)
+clean: ## Remove build products, the static install build too (runs/ are kept)
 	$(SWIFT) package clean
+	rm -rf $(STATIC_SCRATCH)
 
 # ---- Install (docs/install.md) -------------------------------------------------------------------
 # Release binaries with the Swift standard library and Foundation linked in (--static-swift-stdlib),
