@@ -91,6 +91,10 @@ help: ## Show targets and variables
 	@echo "  make report OUT=dir RUNS='runs/a runs/b'"
 	@echo "  make tensorboard RUN=runs/NAME | RUNS=runs/compare   TensorBoard event files in RUN/tb/ (docs/tensorboard.md)"
 	@echo
+	@echo "Install (docs/install.md):"
+	@echo "  make install PREFIX=/usr/local [DESTDIR=...]   static binaries, man pages, completions, pipelines scripts"
+	@echo "  make uninstall PREFIX=/usr/local [DESTDIR=...] remove exactly those files"
+	@echo
 	@echo "Slurm (docs/slurm.md):"
 	@echo "  make slurm-run RUN=... SHARDS=4 STEPS=...   submit the rest of a run as job arrays and return"
 	@echo "  make slurm-status RUN=...                    where it is (valence-status, squeue, failed jobs)"
@@ -145,10 +149,12 @@ ifeq ($(NO_BUILD),)
 endif
 	@test -x $(BIN)/valence-eval || { echo "build: failed (see: $(SWIFT) build -c $(CONFIG))" >&2; exit 1; }
 
-test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile) and on a one-node Slurm cluster
+test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile), one-node Slurm, install
 	$(SWIFT) build --build-tests
+	@Tests/docs/self-contained.sh
 	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-slurm
 	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-tensorboard
+	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-install
 	$(SWIFT) test --skip-build
 
 bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python; writes bench/results.json
@@ -269,5 +275,95 @@ FUZZ_SEED ?= 1
 fuzz: deps ## Fuzz the shard decoder and the verifier with libFuzzer for FUZZ_RUNS inputs
 	@Tests/fuzz/fuzz.sh --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
 
-clean: ## Remove build products (runs/ are kept)
+clean: ## Remove build products, the static install build too (runs/ are kept)
 	$(SWIFT) package clean
+	rm -rf $(STATIC_SCRATCH)
+
+# ---- Install (docs/install.md) -------------------------------------------------------------------
+# Release binaries with the Swift standard library and Foundation linked in (--static-swift-stdlib),
+# built in their own scratch path so the everyday .build/ stays valid; man pages rendered by
+# swift-argument-parser's generate-manual tool from each command's own definitions; bash, zsh and
+# fish completions from --generate-completion-script; the pipelines scripts, pointed at PREFIX/bin.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+STATIC_SCRATCH ?= .build-static
+STATIC_BIN := $(STATIC_SCRATCH)/release
+STAGE_DIR  := $(STATIC_SCRATCH)/install-tree
+# The installed commands: Package.swift's `stages` (the pipeline); its `tools` (valence-bench-codec,
+# a developer benchmark that needs the checkout's bench/ and simdjson) are not installed.
+INSTALL_STAGES := $(shell sed -n 's/^let stages = \[\(.*\)\]$$/\1/p' Package.swift | tr -d '",')
+INSTALL_BINS   := $(addprefix valence-,$(INSTALL_STAGES))
+MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+# Where the installed files go, relative to PREFIX (uninstall removes exactly these).
+INSTALLED_FILES = $(addprefix bin/,$(INSTALL_BINS)) $(addprefix share/man/man1/,$(addsuffix .1,$(INSTALL_BINS))) \
+  $(addprefix share/bash-completion/completions/,$(INSTALL_BINS)) \
+  $(addprefix share/zsh/site-functions/_,$(INSTALL_BINS)) \
+  $(addprefix share/fish/vendor_completions.d/,$(addsuffix .fish,$(INSTALL_BINS)))
+PIPELINES_DIR := share/valence/pipelines
+
+.PHONY: build-static install-tree install uninstall test-install self-contained
+
+build-static: deps ## Release binaries with the Swift runtime linked statically, in $(STATIC_SCRATCH)/ (for install; NO_BUILD=1 uses them as they are)
+	@test -n "$(INSTALL_STAGES)" || { echo "build-static: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
+ifeq ($(NO_BUILD),)
+	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) 2>&1 \
+	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
+	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) --product generate-manual 2>&1 \
+	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
+endif
+	@test -x $(STATIC_BIN)/generate-manual || { echo "build-static: $(STATIC_BIN)/generate-manual: not built (run: make build-static)" >&2; exit 1; }
+	@for b in $(INSTALL_BINS); do \
+	  test -x $(STATIC_BIN)/$$b || { echo "build-static: $(STATIC_BIN)/$$b: not built" >&2; exit 1; }; \
+	  if ldd $(STATIC_BIN)/$$b | grep -q 'libswift\|libFoundation\|libdispatch\|libBlocksRuntime'; then \
+	    echo "build-static: $(STATIC_BIN)/$$b still loads the Swift runtime:" >&2; ldd $(STATIC_BIN)/$$b >&2; exit 1; fi; \
+	done
+
+# generate-manual's page, finished: it lists the `help` subcommand the parser adds to every root
+# command (a "subcommand" argument in SYNOPSIS, a `help` item in DESCRIPTION), which these
+# single commands do not take; EXIT STATUS gets Valence's codes; SEE ALSO the other commands.
+MAN_FIXUP = sed -i -e '/^\.Sh SYNOPSIS$$/,/^\.Sh /{/^\.Ar subcommand$$/d;}' -e '/^\.It Em help$$/,/^\.El$$/d' \
+  -e '/^\.Ex -std$$/r docs/man/exit-status.mdoc' $(1) && \
+  { echo '.Sh "SEE ALSO"'; for o in $(INSTALL_BINS); do [ "$$o" = "$(2)" ] || echo ".Xr $$o 1 ,"; done \
+    | sed '$$s/ ,$$//'; } >>$(1)
+
+# The tree under PREFIX, staged in $(STAGE_DIR) (stripped binaries, man pages, completions, scripts).
+install-tree: build-static
+	@rm -rf $(STAGE_DIR) && mkdir -p $(STAGE_DIR)/bin $(STAGE_DIR)/share/man/man1 \
+	  $(STAGE_DIR)/share/bash-completion/completions $(STAGE_DIR)/share/zsh/site-functions \
+	  $(STAGE_DIR)/share/fish/vendor_completions.d $(STAGE_DIR)/$(PIPELINES_DIR)
+	@set -e; for b in $(INSTALL_BINS); do \
+	  strip -o $(STAGE_DIR)/bin/$$b $(STATIC_BIN)/$$b 2>/dev/null || cp $(STATIC_BIN)/$$b $(STAGE_DIR)/bin/$$b; \
+	  $(STATIC_BIN)/generate-manual $(STAGE_DIR)/bin/$$b --date $(MAN_DATE) --output-directory $(STAGE_DIR)/share/man/man1; \
+	  $(call MAN_FIXUP,$(STAGE_DIR)/share/man/man1/$$b.1,$$b); \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script bash >$(STAGE_DIR)/share/bash-completion/completions/$$b; \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script zsh  >$(STAGE_DIR)/share/zsh/site-functions/_$$b; \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script fish >$(STAGE_DIR)/share/fish/vendor_completions.d/$$b.fish; \
+	done
+	@# The scripts find the binaries relative to themselves: .build/release in a checkout, PREFIX/bin here.
+	@cp -R pipelines/. $(STAGE_DIR)/$(PIPELINES_DIR)/
+	@find $(STAGE_DIR)/$(PIPELINES_DIR) -type f -exec sed -i \
+	  -e 's|$$HERE/\.\./\.\./\.build/release|$$HERE/../../../../bin|g' -e 's|$$HERE/\.\./\.build/release|$$HERE/../../../bin|g' {} +
+	@! grep -rn 'HERE/[./]*\.build' $(STAGE_DIR)/$(PIPELINES_DIR) \
+	  || { echo "install: the scripts above still point into the build tree" >&2; exit 1; }
+	@for f in $(INSTALLED_FILES); do test -s $(STAGE_DIR)/$$f || { echo "install: $$f was not generated" >&2; exit 1; }; done
+
+install: install-tree ## Install into $(DESTDIR)$(PREFIX): bin/valence-*, man pages, completions, share/valence/pipelines (NO_BUILD=1: no swift build, e.g. under sudo)
+	@set -e; cd $(STAGE_DIR) && find . -type f | sort | while read -r f; do \
+	  mode=644; [ -x "$$f" ] && mode=755; install -D -m $$mode "$$f" "$(DESTDIR)$(PREFIX)/$${f#./}"; done
+	@echo "install: $(words $(INSTALL_BINS)) commands in $(DESTDIR)$(PREFIX)/bin, man pages, completions, $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)"
+
+uninstall: ## Remove what `make install` put under $(DESTDIR)$(PREFIX) (same PREFIX and DESTDIR)
+	@test -n "$(INSTALL_STAGES)" || { echo "uninstall: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
+	@rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED_FILES))
+	@rm -rf $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)
+	@rmdir $(DESTDIR)$(PREFIX)/share/valence 2>/dev/null || true
+	@echo "uninstall: removed valence-* (commands, man pages, completions) and $(PIPELINES_DIR) from $(DESTDIR)$(PREFIX)"
+
+test-install: build ## make install into a temporary prefix, then drive it with Swift hidden (root: man, zsh, fish checks)
+	@missing=""; command -v man >/dev/null || missing="$$missing man-db"; \
+	command -v zsh >/dev/null || missing="$$missing zsh"; command -v fish >/dev/null || missing="$$missing fish"; \
+	who=test-install; if [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; then $(APT_INSTALL); fi
+	@Tests/install/test-install.sh
+
+self-contained: ## Fail when a tracked file points outside the repository (a spec or a path out of the tree, a broken Markdown link)
+	@Tests/docs/self-contained.sh

@@ -1,4 +1,4 @@
-/// Sampled Pass@k (SPEC 6 cross-check): n rollouts per prompt from softmax(z / T), scored with the
+/// Sampled Pass@k (docs/model.md 6 cross-check): n rollouts per prompt from softmax(z / T), scored with the
 /// unbiased estimator, to set next to the exact value the table gives.
 ///
 /// Sample s of prompt x at checkpoint t draws from CounterRNG(seed, .evalSample, t, x, s), so the

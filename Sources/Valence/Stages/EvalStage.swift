@@ -1,4 +1,4 @@
-/// `valence-eval`: exact metrics of a checkpoint (SPEC 6), joined with the step's batch and
+/// `valence-eval`: exact metrics of a checkpoint (docs/model.md 6), joined with the step's batch and
 /// gradient statistics, appended to the run's `metrics.jsonl`.
 public struct EvalStage: StagePart {
     public static let name = "eval"

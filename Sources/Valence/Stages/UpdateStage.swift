@@ -1,5 +1,5 @@
 /// `valence-update`: the optimizer steps of a training step on J from all of its weighted shards
-/// (SPEC 5.6 and 5.7).
+/// (docs/model.md 5.6 and 5.7).
 ///
 /// With M = 1 (the default) it streams the shards once: one ``MinibatchGradient`` under the
 /// checkpoint's policy, one optimizer step. With M > 1 it holds the step's rollouts in a

@@ -1,4 +1,4 @@
-/// `valence-weight`: gives each rollout its objective's advantage (SPEC 5 table).
+/// `valence-weight`: gives each rollout its objective's advantage (docs/model.md 5 table).
 ///
 /// It reads only what the objective needs: psr never opens the negative shard, nsr never the
 /// positive one, and only group-relative objectives (grpo, rloo, dr-grpo) and group filtering read
