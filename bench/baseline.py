@@ -185,7 +185,7 @@ def _grpo(reward, correct, group, lam):
     return (reward - mean) / (math.sqrt(mean * (1 - mean)) + 1e-6)
 
 
-# Advantage rules by objective (SPEC 5 table): (function, reads group counts). topr, ppo, passk and
+# Advantage rules by objective (docs/model.md 5 table): (function, reads group counts). topr, ppo, passk and
 # nsr-ul need more than A(r, c) from a shard (the ratio, a critic, k, the unlikelihood loss) and
 # are not part of the baseline: an objective missing here is refused, never silently replaced.
 ADVANTAGES = {

@@ -21,7 +21,7 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Write the ablation report (cells of optimizer x minibatches x clip, mean ± SE over seeds).")
     var ablation = false
 
-    @Flag(help: "Write the paper report: SPEC 10's Table 1 (exact Pass@k at T = 1 and 0.6, mean ± SE over seeds), the paper's end points and claims.")
+    @Flag(help: "Write the paper report: docs/model.md 10's Table 1 (exact Pass@k at T = 1 and 0.6, mean ± SE over seeds), the paper's end points and claims.")
     var paper = false
 
     @Option(name: .customLong("paper-table"), help: ArgumentHelp("The paper's reference numbers (with --paper).", valueName: "json"))

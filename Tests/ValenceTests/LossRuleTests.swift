@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// The loss rules and options beyond PPO's symmetric clip (SPEC 5.7): unlikelihood (nsr-ul),
+/// The loss rules and options beyond PPO's symmetric clip (docs/model.md 5.7): unlikelihood (nsr-ul),
 /// asymmetric clipping, KL-Cov and Clip-Cov, each against finite differences of its surrogate, the
 /// selected and clipped tokens included; and the covariance selections themselves.
 @Suite struct LossRuleTests {

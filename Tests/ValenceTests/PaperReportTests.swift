@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// `make paper` (SPEC 10) end to end on a tiny grid, and the report's classification of runs.
+/// `make paper` (docs/model.md 10) end to end on a tiny grid, and the report's classification of runs.
 @Suite(.serialized) struct PaperReportTests {
     @Test func runsAreSortedIntoThePapersSettingAndThePlainStep() throws {
         var c = RunConfig()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// passk's advantages (SPEC 5 table) against brute force over every size-k subset of a group.
+/// passk's advantages (docs/model.md 5 table) against brute force over every size-k subset of a group.
 @Suite struct PassKAdvantageTests {
     /// Every size-k subset of 0..<n (lexicographic).
     static func subsets(_ n: Int, _ k: Int) -> [[Int]] {

@@ -19,12 +19,14 @@ import Testing
     }
 
     @Test func compareGridRunsEveryObjective() throws {
-        // compare.sh's default list is valence-init --list-objectives; the Makefile's is ALL_OBJECTIVES.
+        // valence-init --list-objectives prints the registry; make compare's default is ALL_OBJECTIVES.
         let listed = try TestSupport.valence("init", ["--list-objectives"]).stdout
             .split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
         #expect(listed == Objective.all.map(\.rawValue))
-        let script = try String(contentsOfFile: "\(TestSupport.repoRoot)/pipelines/compare.sh", encoding: .utf8)
-        #expect(script.contains("OBJECTIVES=${OBJECTIVES:-$(\"$BIN/valence-init\" --list-objectives"))
+        // The compare grid file runs every objective, in registry order.
+        let grid = try Grid.load("\(TestSupport.repoRoot)/data/grids/compare.json")
+        let axis = try #require(grid.axes.first { $0.key == "objective" })
+        #expect(axis.values.compactMap { $0 } == Objective.all.map(\.rawValue), "data/grids/compare.json's objectives differ from the registry")
         let make = try String(contentsOfFile: "\(TestSupport.repoRoot)/Makefile", encoding: .utf8)
         #expect(make.contains("OBJECTIVES ?= $(ALL_OBJECTIVES)"))
     }

@@ -16,7 +16,7 @@ public struct AdvantageInputs: OptionSet, Sendable {
 /// group of G with c correct. Called once per rollout by weight.
 public typealias AdvantageFunction = @Sendable (_ reward: Int, _ correct: Int, _ groupSize: Int) -> Double
 
-/// The advantage half of an objective (SPEC 5 table). Each rule is one file in Advantages/ with its
+/// The advantage half of an objective (docs/model.md 5 table). Each rule is one file in Advantages/ with its
 /// parameters (config fields it owns), their defaults and help text.
 public protocol AdvantageRule: Sendable {
     /// The table's cells for a correct and a wrong sample (docs and `--list-objectives`).

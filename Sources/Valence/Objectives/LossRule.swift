@@ -1,8 +1,8 @@
 /// The loss half of an objective: how update turns a token's advantage into its gradient weight w,
-/// the gradient being sum over visits of w (onehot(y) - pi_theta) / (G L) (SPEC 5.6, 5.7).
+/// the gradient being sum over visits of w (onehot(y) - pi_theta) / (G L) (docs/model.md 5.6, 5.7).
 ///
 /// Each rule is one file in Losses/. The loss options every rule may combine with (PPO clipping,
-/// KL-Cov, Clip-Cov) are ``LossOption``s; a rule says which of them SPEC defines for it.
+/// KL-Cov, Clip-Cov) are ``LossOption``s; a rule says which of them docs/model.md defines for it.
 public protocol LossRule: LossOption {
     /// Whether the rule scales a wrong sample by a factor of its whole response (topr).
     var usesRolloutFactor: Bool { get }
@@ -12,9 +12,7 @@ public protocol LossRule: LossOption {
     /// advantage `a`, the rollout factor, the importance ratio rho = pi_theta(y) / pi_gen(y) and
     /// pi_theta(y). Hot: called once per visit.
     func token(advantage a: Double, factor: Double, rho: Double, probability p: Double, positive: Bool) -> (a: Double, w: Double)
-    /// The update statistic of the rule's factor (topr's mean weight), if any.
-    var factorStatistic: String? { get }
-    /// Which options SPEC defines with this rule.
+    /// Which options docs/model.md defines with this rule.
     var allowsClip: Bool { get }
     var allowsCovariance: Bool { get }
 }
@@ -22,7 +20,6 @@ public protocol LossRule: LossOption {
 extension LossRule {
     public var usesRolloutFactor: Bool { false }
     public func rolloutFactor(logRatio: Double) -> Double { 1 }
-    public var factorStatistic: String? { nil }
     public var allowsClip: Bool { true }
     public var allowsCovariance: Bool { true }
 

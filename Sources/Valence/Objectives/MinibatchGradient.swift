@@ -114,7 +114,7 @@ public struct MinibatchGradient: Sendable {
 
     /// The covariance of each token of a minibatch, cov_t = (A_t - mean A)(l_t - mean l), with A_t
     /// the token's advantage as the loss rule sees it and l_t = log pi_theta(y_t), and whether PPO
-    /// clipping takes its clipped branch there (SPEC 5.7). O(T).
+    /// clipping takes its clipped branch there (docs/model.md 5.7). O(T).
     func covariances(batch: StepBatch, minibatch: [Int]) -> (cov: [Double], clipped: [Bool]) {
         var a: [Double] = [], l: [Double] = [], clippedFlags: [Bool] = []
         let L = batch.length

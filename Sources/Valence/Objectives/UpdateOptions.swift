@@ -1,4 +1,4 @@
-/// The parts of an update that go beyond the plain step (SPEC 5.7), read from the run config: the
+/// The parts of an update that go beyond the plain step (docs/model.md 5.7), read from the run config: the
 /// objective's loss rule and the loss options. The defaults reproduce the plain step bit for bit.
 public struct UpdateOptions: Sendable, Equatable {
     /// M: optimizer steps per training step, one per minibatch.
@@ -62,7 +62,7 @@ public struct UpdateOptions: Sendable, Equatable {
         return parts
     }
 
-    /// Refuses the combinations SPEC 5.7 does not define (exit 78).
+    /// Refuses the combinations docs/model.md 5.7 does not define (exit 78).
     public static func validate(_ config: RunConfig) throws {
         func refuse(_ m: String) throws { throw ValenceError.config(detail: m) }
         let o = UpdateOptions(config: config)

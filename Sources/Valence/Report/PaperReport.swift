@@ -1,4 +1,4 @@
-/// `runs/paper/report.md`: the reference paper's Table 1 (SPEC 10) for the tabular analogue.
+/// `runs/paper/report.md`: the reference paper's Table 1 (docs/model.md 10) for the tabular analogue.
 ///
 /// Rows: the base policy and each objective; columns: exact test Pass@k for k = 1 ... 256 as mean
 /// ± standard error over seeds, in %, at eval temperature 1 and 0.6. Both temperatures come from
@@ -12,6 +12,8 @@
 /// base policy): beyond twice the standard error either way, or not resolved by the seeds.
 public struct PaperReport: Sendable {
     public static let temperatures = [1.0, 0.6]
+    /// The paper's own numbers, relative to the repository root (where make runs).
+    public static let referencePath = "data/paper/table1.json"
     public static let paperObjectives = ["psr", "nsr", "w-reinforce", "grpo", "ppo"]
 
     public enum Setting: String, Sendable, CaseIterable {
@@ -130,7 +132,7 @@ public struct PaperReport: Sendable {
         public var evidence: String
     }
 
-    /// The paper's qualitative claims (SPEC 10) judged on one window, setting and temperature.
+    /// The paper's qualitative claims (docs/model.md 10) judged on one window, setting and temperature.
     public func claims(window: Int, setting: Setting, t: Int) -> [Claim] {
         let kCount = PassAtK.ks.count
         func row(_ name: String) -> [Int: [[Double]]]? {
@@ -219,7 +221,7 @@ public struct PaperReport: Sendable {
         var md = "# Valence: the reference paper's Table 1, tabular analogue\n\n"
         md += "Exact test-set Pass@k (%) after \(steps) steps, mean ± standard error over seeds (sample sd / sqrt(n)), "
         md += "for the base policy and each objective, at eval temperature 1 and 0.6 (the paper evaluates at 0.6). "
-        md += "\"paper k = ...\" are the paper's own end points (Qwen2.5-Math-7B on MATH, SPEC 10): a different model and task, "
+        md += "\"paper k = ...\" are the paper's own end points (Qwen2.5-Math-7B on MATH, docs/model.md 10): a different model and task, "
         md += "printed for the shape of the comparison, not the numbers. Claims are judged by paired per-seed differences "
         md += "(beyond twice their standard error).\n\n"
         let windows = Set(rows.map(\.window)).union(base.keys).sorted()

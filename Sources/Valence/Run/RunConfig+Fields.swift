@@ -1,4 +1,4 @@
-/// The declarations of the run config's fields, in config.json order (SPEC's defaults).
+/// The declarations of the run config's fields, in config.json order (docs/model.md's defaults).
 ///
 /// Identity fields come first in the order the run id has always hashed them; the update switches
 /// follow (part of the id only when set), then the fields owned by objective and loss rules (declared
@@ -79,7 +79,7 @@ extension RunConfig {
         .bool("eval_train", make: "EVAL_TRAIN", .always, "Also evaluate on the train prompts.", \.evalTrain),
     ]
 
-    /// The update switches (SPEC 5.7): part of the identity only when set.
+    /// The update switches (docs/model.md 5.7): part of the identity only when set.
     static let switchFields: [ConfigField] = [
         .int("minibatches", make: "MINIBATCHES", 1, .unlessDefault, "Minibatches M per step: one optimizer step each, seeded shuffle.", \.minibatches) { c in
             c.minibatches >= 1 && c.minibatches <= c.batch * c.group

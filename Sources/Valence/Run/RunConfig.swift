@@ -1,6 +1,6 @@
 /// Everything that defines a run, written once by `valence-init` to `RUN/config.json`.
 ///
-/// Defaults are SPEC's. Every field is declared once in ``fields`` (RunConfig+Fields.swift, and the
+/// Defaults are docs/model.md's. Every field is declared once in ``fields`` (RunConfig+Fields.swift, and the
 /// objective and loss rules for the fields they own): config.json, the run id, the `valence-init`
 /// options and the Makefile variables all follow from those declarations. Two digests derive from
 /// it: the task id (what fixes the prompt sets) and the run id (what fixes every number the run
@@ -8,19 +8,19 @@
 /// without changing a single record.
 public struct RunConfig: Sendable, Equatable {
     public var seed: UInt64 = 1
-    // Task (SPEC 2)
+    // Task (docs/model.md 2)
     public var digits = 3
     public var trainPrompts = 2000
     public var testPrompts = 1000
-    // Contexts (SPEC 3)
+    // Contexts (docs/model.md 3)
     public var window = 0
-    // Base policy (SPEC 4)
+    // Base policy (docs/model.md 4)
     public var alpha = 0.5
     public var corpus = 20_000
     public var forget = 0.5
     public var noise = 0.1
     public var baseTemperature = 1.0
-    // Training (SPEC 5)
+    // Training (docs/model.md 5)
     public var objective = Objective.wReinforce
     public var lambda = 0.1
     public var batch = 64
@@ -28,7 +28,7 @@ public struct RunConfig: Sendable, Equatable {
     public var optimizer = OptimizerKind.adam
     public var learningRate = 0.03
     public var steps = 60
-    // Update switches (SPEC 5.7); the defaults reproduce the plain step. See docs/objectives.md.
+    // Update switches (docs/model.md 5.7); the defaults reproduce the plain step. See docs/objectives.md.
     /// M, optimizer steps per training step, each on one of M equal minibatches (seeded shuffle).
     public var minibatches = 1
     /// PPO clip epsilon (both sides); nil is off.
@@ -48,7 +48,7 @@ public struct RunConfig: Sendable, Equatable {
     /// The fields owned by objective and loss rules (passk's k, clip-higher, KL-Cov, Clip-Cov), by
     /// config.json key; a field at its default is not stored, so equal configs compare equal.
     public var parameters: [String: JSONValue] = [:]
-    // Evaluation (SPEC 6)
+    // Evaluation (docs/model.md 6)
     public var evalTemperature = 1.0
     public var evalTrain = false
     // Execution: not part of the run's identity.
@@ -67,7 +67,7 @@ public struct RunConfig: Sendable, Equatable {
     }
 
     /// Checks every value against its declared bounds, then the combination of objective and loss
-    /// options (SPEC 5.7 defines only some of them).
+    /// options (docs/model.md 5.7 defines only some of them).
     public func validate() throws {
         let task = try AddTask(digits: digits)
         _ = try ContextSpace(task: task, window: window)

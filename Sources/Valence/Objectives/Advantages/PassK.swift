@@ -1,4 +1,4 @@
-/// Pass@k training (Chen et al. 2025, arXiv 2508.10751; SPEC 5 table): the advantage of a rollout is
+/// Pass@k training (Chen et al. 2025, arXiv 2508.10751; docs/model.md 5 table): the advantage of a rollout is
 /// its contribution to the group's Pass@k reward, normalized. With c correct of G,
 /// rho = 1 - C(G-c, k)/C(G, k) is the mean over the group's size-k subsets of "some member is
 /// correct", sigma = sqrt(rho (1 - rho)), and

@@ -1,4 +1,4 @@
-/// Clip-Cov (Cui et al. 2025, arXiv 2505.22617; SPEC 5.7): PPO clipping as usual, and of the tokens
+/// Clip-Cov (Cui et al. 2025, arXiv 2505.22617; docs/model.md 5.7): PPO clipping as usual, and of the tokens
 /// not already clipped whose cov_t = (A_t - mean A)(l_t - mean l) lies strictly between the bounds,
 /// max(1, floor(ratio * tokens)) chosen uniformly at random get gradient 0. The draw uses the
 /// step's and minibatch's own counter-RNG stream (purpose `clipCov`), over the candidates in

@@ -1,4 +1,4 @@
-/// KL-Cov (Cui et al. 2025, arXiv 2505.22617; SPEC 5.7): in each minibatch, over its tokens t with
+/// KL-Cov (Cui et al. 2025, arXiv 2505.22617; docs/model.md 5.7): in each minibatch, over its tokens t with
 /// A_t the token's advantage and l_t = log pi_theta(y_t), cov_t = (A_t - mean A)(l_t - mean l); the
 /// max(1, floor(ratio * tokens)) tokens of largest cov_t (ties: lower (prompt, sample, position)
 /// first) use the surrogate rho A - coef |log rho|, all others rho A. No PPO clipping in this mode.

@@ -1,4 +1,4 @@
-/// PPO clipping (SPEC 5.7), with DAPO's asymmetric clip-higher: per token the surrogate
+/// PPO clipping (docs/model.md 5.7), with DAPO's asymmetric clip-higher: per token the surrogate
 /// min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A) replaces A rho; its gradient is 0 where the
 /// clipped branch is taken (A > 0 and rho > 1 + eps_high, or A < 0 and rho < 1 - eps_low).
 /// `clip` sets both sides; `clip_low` / `clip_high` override one side.

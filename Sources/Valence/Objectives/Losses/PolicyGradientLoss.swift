@@ -1,4 +1,4 @@
-/// The policy-gradient loss A rho log pi (SPEC 5.6, 5.7): a token's weight is A rho, with
+/// The policy-gradient loss A rho log pi (docs/model.md 5.6, 5.7): a token's weight is A rho, with
 /// rho = pi_theta(y) / pi_gen(y) (exactly 1 while the policy has not moved since generation, so the
 /// plain step is A (onehot - pi)).
 public struct PolicyGradientLoss: LossRule {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Tapered off-policy REINFORCE (SPEC 5 table): a wrong sample is scaled by
+/// Tapered off-policy REINFORCE (docs/model.md 5 table): a wrong sample is scaled by
 /// min(1, pi_theta(y) / pi_gen(y)) of its whole response, held constant, in place of the per-token
 /// ratio; a correct sample gets no ratio. Equals reinforce while the policy has not moved.
 public struct TOPR: LossRule {
@@ -10,8 +10,7 @@ public struct TOPR: LossRule {
     public var name: String { "topr" }
     public var help: String { "wrong samples scaled by min(1, pi_theta(y)/pi_gen(y)) of the whole response (held constant); no per-token ratio" }
     public var usesRolloutFactor: Bool { true }
-    public var factorStatistic: String? { "topr_mean_weight" }
-    /// SPEC 5.7 defines KL-Cov and Clip-Cov on the per-token ratio, which topr replaces.
+    /// docs/model.md 5.7 defines KL-Cov and Clip-Cov on the per-token ratio, which topr replaces.
     public var allowsCovariance: Bool { false }
 
     public func rolloutFactor(logRatio: Double) -> Double { Self.weight(logRatio: logRatio) }

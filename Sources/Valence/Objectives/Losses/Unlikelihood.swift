@@ -1,4 +1,4 @@
-/// Unlikelihood loss on wrong samples (Welleck et al. 2019; SPEC 5.7; objective nsr-ul): each token
+/// Unlikelihood loss on wrong samples (Welleck et al. 2019; docs/model.md 5.7; objective nsr-ul): each token
 /// of a wrong sample contributes |A| log(1 - pi_theta(y)) instead of A log pi_theta(y), so its weight
 /// is -|A| pi(y) / (1 - pi(y)): NSR's push scaled by pi(y)/(1 - pi(y)), strongest on the tokens the
 /// policy is surest of. Correct samples keep the policy-gradient weight A rho.
@@ -6,7 +6,7 @@ public struct Unlikelihood: LossRule {
     public init() {}
     public var name: String { "unlikelihood" }
     public var help: String { "wrong samples: |A| log(1 - pi_theta(y)) per token, w = -|A| pi/(1 - pi); correct samples as policy-gradient" }
-    /// SPEC 5.7 defines it without a ratio: no clipping, no covariance options.
+    /// docs/model.md 5.7 defines it without a ratio: no clipping, no covariance options.
     public var allowsClip: Bool { false }
     public var allowsCovariance: Bool { false }
 
