@@ -19,6 +19,46 @@ import Testing
         #expect(PaperReport.classify(c).setting == .beyond)
     }
 
+    /// A report from made-up numbers: 3 seeds, base 0.5 at every k with seed noise, and each row a
+    /// fixed shift from base (plus a little per-seed jitter), so every verdict is known in advance.
+    static func report(shifts: [String: (Int) -> Double]) -> PaperReport {
+        let seeds = [1, 2, 3]
+        let kCount = PassAtK.ks.count
+        func values(_ shift: (Int) -> Double, jitter: Double) -> [Int: [[Double]]] {
+            Dictionary(uniqueKeysWithValues: seeds.map { s in
+                let v = (0..<kCount).map { k in 0.5 + 0.01 * Double(s) + shift(k) + jitter * Double(s - 2) }
+                return (s, [v, v])
+            })
+        }
+        let rows = shifts.keys.sorted().map { name in
+            PaperReport.Row(label: name, setting: .paper, window: 0, values: values(shifts[name] ?? { _ in 0 }, jitter: 0.0001))
+        }
+        return PaperReport(rows: rows, base: [0: values({ _ in 0 }, jitter: 0)], reference: nil, steps: 1)
+    }
+
+    @Test func claimsAreJudgedFromPairedSeedDifferences() {
+        let last = PassAtK.ks.count - 1
+        let r = Self.report(shifts: [
+            "psr": { $0 == 0 ? 0.1 : $0 == last ? -0.05 : 0 },
+            "nsr": { _ in 0.02 },
+            "w-reinforce": { _ in 0.03 },
+            "grpo": { _ in 0.05 },      // beats nsr and w-reinforce beyond noise
+            "ppo": { _ in 0.02 },       // matches nsr
+        ])
+        let claims = Dictionary(uniqueKeysWithValues: r.claims(window: 0, setting: .paper, t: 0).map { ($0.text, $0.verdict) })
+        #expect(claims["PSR lifts Pass@1 above the base policy"] == .holds)
+        #expect(claims["PSR falls below the base policy at large k (k = 256)"] == .holds)
+        #expect(claims["NSR improves on the base policy across the whole Pass@k spectrum"] == .holds)
+        #expect(claims["NSR matches or beats PPO at every k"] == .holds)
+        #expect(claims["NSR matches or beats GRPO at every k"] == .doesNotHold)
+        #expect(claims["W-REINFORCE is best or near best (within noise of the best) at every k"] == .doesNotHold)
+        // Without a shift beyond the seeds' noise nothing is resolved.
+        let flat = Self.report(shifts: ["psr": { _ in 0 }, "nsr": { _ in 0 }])
+        for c in flat.claims(window: 0, setting: .paper, t: 0) where c.text.hasPrefix("PSR lifts") || c.text.hasPrefix("NSR improves") {
+            #expect(c.verdict == .notResolved, "\(c.text)")
+        }
+    }
+
     @Test func makePaperWritesTheReportOnATinyGrid() throws {
         let dir = TestSupport.temporaryDirectory("valence-paper")
         defer { try? FileManager.default.removeItem(atPath: dir) }
