@@ -32,7 +32,10 @@ struct InitCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings: --name value (listed below).", valueName: "settings"))
+    /// The settings, parsed from the field declarations (``RunConfig/parse(arguments:)``); shell
+    /// completion offers every setting's flag.
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings: --name value (listed below).", valueName: "settings"),
+              completion: .list(RunConfig.fields.compactMap { $0.flag.map { "--\($0)" } }))
     var settings: [String] = []
 
     func run() throws {
