@@ -36,7 +36,7 @@ public enum ObjectivePalette {
 
 /// Marker shapes drawn on the points of a curve and in its legend entry.
 public enum SeriesMarker: String, CaseIterable, Sendable {
-    case circle, square, triangle, diamond, triangleDown, plus, cross, star, bar, hexagon
+    case circle, square, triangle, diamond, triangleDown, plus, cross, star, bar, hexagon, pentagon, column
 
     /// SVG for the marker centred at (x, y) with "radius" r.
     func svg(x: Double, y: Double, r: Double, color: String) -> String {
@@ -58,6 +58,8 @@ public enum SeriesMarker: String, CaseIterable, Sendable {
         case .bar: return polygon([(-1.2, -0.45), (1.2, -0.45), (1.2, 0.45), (-1.2, 0.45)])
         case .plus: return strokes([(-1.3, 0, 1.3, 0), (0, -1.3, 0, 1.3)])
         case .cross: return strokes([(-1, -1, 1, 1), (-1, 1, 1, -1)])
+        case .pentagon: return polygon([(0, -1.2), (1.15, -0.35), (0.7, 1.0), (-0.7, 1.0), (-1.15, -0.35)])
+        case .column: return polygon([(-0.45, -1.2), (0.45, -1.2), (0.45, 1.2), (-0.45, 1.2)])
         }
     }
 }
