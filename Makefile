@@ -77,7 +77,7 @@ help: ## Show targets and variables
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo "  make bench-codec decode only: Valence's rollout decoders vs simdjson On-Demand (ns, instructions/record)"
-	@echo "  make kill-test   SIGKILL stages at 60 seeded points; recovery must be byte-identical"
+	@echo "  make kill-test   SIGKILL the in-process step and the stages at 60 seeded points each; recovery must be byte-identical"
 	@echo "  make fuzz        1M libFuzzer inputs through the shard decoder and the verifier"
 	@echo
 	@echo "Runs:"
@@ -267,8 +267,11 @@ test-slurm: build ## Install Slurm if missing, start a one-node cluster, run 3 s
 KILL_POINTS ?= 60
 KILL_SEED   ?= 1
 KILL_JOBS   ?= 1
-kill-test: build ## Fault injection: SIGKILL stages at KILL_POINTS seeded points (KILL_JOBS shards at once), check byte-identical recovery
-	@Tests/fault/kill-test.sh --points $(KILL_POINTS) --seed $(KILL_SEED) --jobs $(KILL_JOBS) --bin $(BIN)
+KILL_MODES  ?= in-process stages
+kill-test: build ## Fault injection: SIGKILL a step (in-process) and the stages at KILL_POINTS seeded points each, check byte-identical recovery
+	@for mode in $(KILL_MODES); do \
+	  Tests/fault/kill-test.sh --points $(KILL_POINTS) --seed $(KILL_SEED) --jobs $(KILL_JOBS) --mode $$mode --bin $(BIN) || exit 1; \
+	done
 
 FUZZ_RUNS ?= 1000000
 FUZZ_SEED ?= 1
