@@ -29,6 +29,11 @@ done
 [[ -f "$RUN/config.json" ]] || { echo "valence-step: $RUN/config.json: no run here (create it with make run or valence-init)" >&2; exit 66; }
 
 if [[ -z "${VALENCE_LOCK_HELD:-}" ]]; then
+  # `>>` would follow a link planted at the lock's name and create or open its target.
+  if [[ -L "$RUN/.lock" ]]; then
+    echo "valence-step: $RUN/.lock: is a symbolic link; Valence never follows a link where it writes (remove it)" >&2
+    exit 65
+  fi
   exec 9>>"$RUN/.lock"
   if ! flock -n 9; then
     echo "valence-step: $RUN is busy (another step holds $RUN/.lock); nothing to do"
@@ -38,14 +43,15 @@ fi
 
 # Under the run lock no other step is writing, so a temporary file is a crash leftover, unless
 # a stage run by hand holds its part lock (RUN/.locks/*.lock) right now: then leave them all be
-# (a leftover is harmless, the stage that owns the name truncates it when it runs again).
+# (a leftover is harmless: the stage that owns the name removes it and creates its file afresh).
+# Symbolic links at temporary names are removed too (the link, never its target).
 hand_run=0
 for part_lock in "$RUN"/.locks/*.lock; do
   [[ -e $part_lock ]] || continue
   if ! flock -n "$part_lock" true 2>/dev/null; then hand_run=1; break; fi
 done
 if [[ $hand_run == 0 ]]; then
-  find "$RUN" -name '.*.tmp' -type f -delete 2>/dev/null || true
+  find "$RUN" -name '.*.tmp' \( -type f -o -type l \) -delete 2>/dev/null || true
 fi
 
 next=$("$BIN/valence-status" --run "$RUN" --next)

@@ -19,12 +19,25 @@ public final class FileLock {
     /// process holds it, then blocking until it is free. Where the file system has no `flock`
     /// (Lustre mounted `noflock`, NFSv3 without lockd) it calls `unsupported` and returns a lock
     /// that holds nothing: the stage goes on as it did before part locks existed.
+    ///
+    /// The lock file is opened with `O_NOFOLLOW` in its directory, opened and checked first
+    /// (``FileSystem/openDirectory(_:)``): a symbolic link at its name is refused (exit 65), never
+    /// followed, so a planted link cannot make a stage create or open a file elsewhere. It is not
+    /// removed either: two processes removing "the same" link could each end up holding a lock
+    /// on a different file.
     public static func acquire(_ path: String, waiting: () -> Void,
                                unsupported: () -> Void = {}) throws -> FileLock {
-        try FileSystem.makeDirectories(FileSystem.directoryName(path))
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let directoryPath = FileSystem.directoryName(path)
+        try FileSystem.makeDirectories(directoryPath)
+        let directory = try FileSystem.openDirectory(directoryPath)
+        let fd = openat(directory, FileSystem.baseName(path), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        let openError = errno
+        close(directory)
         guard fd >= 0 else {
-            throw ValenceError.io(path: path, detail: "cannot open lock file: \(FileSystem.errnoText())")
+            if openError == ELOOP {
+                throw ValenceError.badData(path: path, line: nil, detail: "is a symbolic link; Valence never follows a link where it writes (remove it)")
+            }
+            throw ValenceError.io(path: path, detail: "cannot open lock file: \(String(cString: strerror(openError)))")
         }
         let lock = FileLock(fd: fd)
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
@@ -47,7 +60,7 @@ public final class FileLock {
 
     /// Whether another process holds `path`'s lock now (for tests and status; racy by nature).
     public static func isHeld(_ path: String) -> Bool {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
+        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 {
