@@ -287,6 +287,27 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: FileSystem.temporaryName(for: path)))
     }
 
+    @Test func appendingRefusesALinkAndAppendsToAFile() throws {
+        let box = try Sandbox()
+        defer { box.remove() }
+        let path = "\(RunLayout(root: box.run).root)/log.jsonl"
+        let victim = "\(box.outside)/victim"
+        try Data("keep\n".utf8).write(to: URL(fileURLWithPath: victim))
+        try FileManager.default.createDirectory(atPath: box.run, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: victim)
+        #expect(throws: ValenceError.badData(path: path, line: nil, detail: "is a symbolic link; Valence never follows a link where it writes (remove it)")) {
+            _ = try FileSystem.openForAppending(path)
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep\n")
+        try FileManager.default.removeItem(atPath: path)
+        for line in ["a\n", "b\n"] {
+            let file = try FileSystem.openForAppending(path)
+            try file.write(Array(line.utf8))
+            try file.close()
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "a\nb\n")
+    }
+
     /// New files and directories get what the umask leaves of 0666 and 0777, not a fixed mode.
     @Test func filesAreCreatedWithTheUsersUmask() throws {
         let box = try Sandbox()

@@ -124,6 +124,48 @@ public enum FileSystem {
         try writeAtomically(path, bytes: Array(text.utf8))
     }
 
+    /// Opens `path` for appending (created if missing, with the umask's mode), in its directory
+    /// opened and checked first, with `O_NOFOLLOW`: a symbolic link at `path` is refused (exit 65),
+    /// never followed. Appends are not atomic; prefer ``AtomicFile`` for outputs.
+    public static func openForAppending(_ path: String) throws -> OutputFile {
+        let directoryPath = directoryName(path)
+        try makeDirectories(directoryPath)
+        let directory = try openDirectory(directoryPath)
+        defer { close(directory) }
+        let fd = openat(directory, baseName(path), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        guard fd >= 0 else {
+            if errno == ELOOP {
+                throw ValenceError.badData(path: path, line: nil, detail: "is a symbolic link; Valence never follows a link where it writes (remove it)")
+            }
+            throw ValenceError.io(path: path, detail: "cannot open for appending: \(errnoText())")
+        }
+        return OutputFile(descriptor: fd, path: path)
+    }
+
+    /// Renames `from` over `to` (names in run directories checked by ``Confinement``) and fsyncs
+    /// the directory. Outputs use ``AtomicFile``, which renames inside one opened directory.
+    public static func rename(_ from: String, to: String) throws {
+        try Confinement.check(directoryName(from))
+        try Confinement.check(directoryName(to))
+        if Glibc.rename(from, to) != 0 {
+            throw ValenceError.io(path: to, detail: "cannot rename \(from) into place: \(errnoText())")
+        }
+        try syncDirectory(directoryName(to))
+    }
+
+    /// fsync on a directory: makes the renames and creations inside it durable.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 {
+            throw ValenceError.io(path: path, detail: "cannot open directory to sync it: \(errnoText())")
+        }
+        defer { close(fd) }
+        // Some filesystems do not support fsync on directories (EINVAL); nothing more can be done there.
+        if fsync(fd) != 0 && errno != EINVAL {
+            throw ValenceError.io(path: path, detail: "fsync of the directory failed: \(errnoText())")
+        }
+    }
+
     /// Removes the name `path` (a link itself, never what it points to). Under a run directory,
     /// nothing is removed when the directory holding `path` leads out of it.
     public static func remove(_ path: String) {
