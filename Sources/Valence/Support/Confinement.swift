@@ -116,11 +116,10 @@ public enum Confinement {
     /// The real path of an open descriptor (Linux: `/proc/self/fd`); nil where that is unavailable.
     static func realPath(descriptor: Int32) -> String? {
         #if os(Linux)
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
-        guard n > 0, buffer[0] == CChar(UInt8(ascii: "/")) else { return nil }
-        buffer[n] = 0
-        return String(cString: buffer)
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let n = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count)
+        guard n > 0, n < buffer.count, buffer[0] == CChar(UInt8(ascii: "/")) else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         #else
         return nil
         #endif
