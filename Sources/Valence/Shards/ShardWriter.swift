@@ -90,7 +90,7 @@ public final class ShardWriter {
                 let produced = UnsafeRawBufferPointer(start: dst.baseAddress, count: n)
                 digest.update(produced)
                 compressedBytes += n
-                try file.write(produced)
+                do { try file.write(produced) } catch let error as ValenceError { throw error.naming(path) }
             }
         }
         json.reset()

@@ -17,7 +17,9 @@ import Darwin
 ///   and fsyncs the directory, so after a power loss the new name is durably there or the old
 ///   state is: a manifest never survives without the outputs renamed before it.
 /// Uncommitted (an error, or a crash), the temporary file is removed by deinit or by the next
-/// writer of the same name; the name is fixed, not per process, so crashes leave no litter.
+/// writer of the same name; the name is fixed, not per process, so crashes leave no litter. An
+/// I/O error while creating, writing or committing it (a full or read-only disk) names the output
+/// it was to become, not the temporary name.
 ///
 /// Complexity: a constant number of system calls per file (about ten), besides the writes.
 public final class AtomicFile {
@@ -39,7 +41,7 @@ public final class AtomicFile {
         let temporaryPath = FileSystem.temporaryName(for: path)
         let fd: Int32
         do {
-            fd = try AtomicFile.createFresh(temporaryName, in: directory, path: temporaryPath)
+            fd = try AtomicFile.createFresh(temporaryName, in: directory, path: path)
         } catch {
             close(directory)
             throw error
@@ -52,8 +54,10 @@ public final class AtomicFile {
         file = OutputFile(descriptor: fd, path: temporaryPath)
     }
 
-    /// Creates `name` in `directory`, removing (never following) whatever has that name first.
+    /// Creates `name` in `directory` (the temporary name of `path`), removing (never following)
+    /// whatever has that name first.
     static func createFresh(_ name: String, in directory: Int32, path: String) throws -> Int32 {
+        let temporaryPath = FileSystem.temporaryName(for: path)
         for _ in 0..<3 {
             let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
             if fd >= 0 { return fd }
@@ -61,29 +65,29 @@ public final class AtomicFile {
                 throw ValenceError.io(path: path, detail: "cannot create: \(FileSystem.errnoText())")
             }
             if unlinkat(directory, name, 0) != 0 && errno != ENOENT {
-                throw ValenceError.io(path: path, detail: "is in the way and cannot be removed: \(FileSystem.errnoText())")
+                throw ValenceError.io(path: temporaryPath, detail: "is in the way and cannot be removed: \(FileSystem.errnoText())")
             }
         }
-        throw ValenceError.io(path: path, detail: "keeps reappearing after removal: another process is writing the same file")
+        throw ValenceError.io(path: temporaryPath, detail: "keeps reappearing after removal: another process is writing the same file")
     }
 
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
-        try file.write(buffer)
+        do { try file.write(buffer) } catch let error as ValenceError { throw error.naming(path) }
     }
 
     public func write(_ bytes: [UInt8]) throws {
-        try file.write(bytes)
+        try bytes.withUnsafeBytes { try write($0) }
     }
 
     /// Makes the file durable and renames it into place.
     public func commit() throws {
-        try file.sync()
+        do { try file.sync() } catch let error as ValenceError { throw error.naming(path) }
         // Where part locks do not hold (a file system without flock), another writer of the same
         // part may have removed our temporary name and created its own: never rename that one.
         guard ownsTemporaryName() else {
             throw ValenceError.io(path: temporaryPath, detail: "was replaced by another process while this one wrote it")
         }
-        try file.close()
+        do { try file.close() } catch let error as ValenceError { throw error.naming(path) }
         if renameat(directory, temporaryName, directory, name) != 0 {
             throw ValenceError.io(path: path, detail: "cannot rename \(temporaryPath) into place: \(FileSystem.errnoText())")
         }

@@ -13,7 +13,20 @@ import Darwin
 /// directory is first checked by ``Confinement``. New files and directories get the modes the
 /// user's umask leaves of 0666 and 0777.
 public enum FileSystem {
-    static func errnoText() -> String { String(cString: strerror(errno)) }
+    /// The text of the current `errno`, for one-line error messages. A full or read-only file
+    /// system is named by its errno and says what to do, since the fix lies outside Valence:
+    /// "No space left on device (ENOSPC: free space, then rerun the same command)".
+    static func errnoText() -> String { errnoText(errno) }
+
+    static func errnoText(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        switch code {
+        case ENOSPC: return "\(text) (ENOSPC: free space, then rerun the same command)"
+        case EDQUOT: return "\(text) (EDQUOT: free space within the quota, then rerun the same command)"
+        case EROFS: return "\(text) (EROFS: remount the file system read-write, then rerun the same command)"
+        default: return text
+        }
+    }
 
     public static func exists(_ path: String) -> Bool {
         var st = stat()
@@ -201,6 +214,15 @@ public enum FileSystem {
             names.append(name)
         }
         return names.sorted()
+    }
+}
+
+extension ValenceError {
+    /// The same error about `path` instead (an I/O error on a temporary file is reported under the
+    /// output it was to become); other errors unchanged.
+    func naming(_ path: String) -> ValenceError {
+        if case let .io(_, detail) = self { return .io(path: path, detail: detail) }
+        return self
     }
 }
 
