@@ -107,6 +107,7 @@ private final class AppendFile {
 
     init(path: String, writable: Bool = true) throws {
         self.path = path
+        try Confinement.check(path)  // nothing through a link out of the run (docs/security.md)
         fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw ValenceError.io(path: path, detail: "cannot open: \(FileSystem.errnoText())") }
         var st = stat()
