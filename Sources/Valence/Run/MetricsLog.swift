@@ -99,7 +99,8 @@ public struct MetricsLog {
     }
 }
 
-/// The log file opened for reading its end and appending (positioned writes, fsync after each).
+/// The log file opened for reading its end and appending (positioned writes, fsync after each
+/// unless the driver syncs whole steps, ``Durability``).
 private final class AppendFile {
     let path: String
     private var fd: Int32
@@ -152,7 +153,7 @@ private final class AppendFile {
     }
 
     func truncate(to length: Int) throws {
-        guard ftruncate(fd, off_t(length)) == 0, fsync(fd) == 0 else {
+        guard ftruncate(fd, off_t(length)) == 0, !Durability.syncsEachFile || fsync(fd) == 0 else {
             throw ValenceError.io(path: path, detail: "cannot cut a partial line off: \(FileSystem.errnoText())")
         }
         size = length
@@ -166,7 +167,9 @@ private final class AppendFile {
             guard r > 0 else { throw ValenceError.io(path: path, detail: "append failed: \(FileSystem.errnoText())") }
             done += r
         }
-        guard fsync(fd) == 0 else { throw ValenceError.io(path: path, detail: "fsync failed: \(FileSystem.errnoText())") }
+        guard !Durability.syncsEachFile || fsync(fd) == 0 else {
+            throw ValenceError.io(path: path, detail: "fsync failed: \(FileSystem.errnoText())")
+        }
         size += done
     }
 

@@ -12,7 +12,7 @@ import Darwin
 /// - the temporary file `.NAME.tmp` is created with `O_CREAT | O_EXCL | O_NOFOLLOW`, so whatever
 ///   already has that name (a leftover of a killed stage, a symbolic link someone planted) is
 ///   never opened, followed or truncated: the name itself is unlinked and the file created afresh;
-/// - ``commit()`` fsyncs the file, checks that the temporary name still refers to it, renames it
+/// - ``commit()`` fsyncs the file (unless ``Durability/current`` is a per-step barrier), checks that the temporary name still refers to it, renames it
 ///   over the final name (which replaces a symbolic link there rather than writing through it),
 ///   and fsyncs the directory, so after a power loss the new name is durably there or the old
 ///   state is: a manifest never survives without the outputs renamed before it.
@@ -81,7 +81,9 @@ public final class AtomicFile {
 
     /// Makes the file durable and renames it into place.
     public func commit() throws {
-        do { try file.sync() } catch let error as ValenceError { throw error.naming(path) }
+        // Under Durability.stepBarrier the driver syncs the whole step at once instead.
+        let sync = Durability.syncsEachFile
+        if sync { do { try file.sync() } catch let error as ValenceError { throw error.naming(path) } }
         // Where part locks do not hold (a file system without flock), another writer of the same
         // part may have removed our temporary name and created its own: never rename that one.
         guard ownsTemporaryName() else {
@@ -93,7 +95,7 @@ public final class AtomicFile {
         }
         committed = true
         // Some file systems do not support fsync on directories (EINVAL); nothing more can be done there.
-        if fsync(directory) != 0 && errno != EINVAL {
+        if sync && fsync(directory) != 0 && errno != EINVAL {
             throw ValenceError.io(path: FileSystem.directoryName(path), detail: "fsync of the directory failed: \(FileSystem.errnoText())")
         }
     }
