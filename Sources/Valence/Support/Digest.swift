@@ -52,22 +52,21 @@ public struct Digest: Sendable, Hashable {
 
     /// Streams the file in 64 KiB chunks, so digesting a large shard keeps memory flat.
     public static func ofFile(_ path: String) throws -> Digest {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: "no such file") }
-            throw ValenceError.io(path: path, detail: "cannot open: \(FileSystem.errnoText())")
-        }
+        let fd = try FileSystem.openForReading(path)
         defer { close(fd) }
         var d = Digest()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        // Not zero-filled: only the bytes read() wrote are hashed (zeroing 64 KiB cost more than
+        // hashing a small file, and digests run for every input of every stage part).
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { chunk.deallocate() }
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = read(fd, chunk.baseAddress, chunk.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ValenceError.io(path: path, detail: "read failed: \(FileSystem.errnoText())")
             }
             if n == 0 { break }
-            chunk.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            d.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
         return d
     }
