@@ -12,8 +12,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 if [[ "${1:-}" == --compare ]]; then
   a=$2 b=$3
-  # .lock and logs are not results; everything else (config, manifests, shards, metrics) must match.
-  diff -r -q -x .lock -x .locks -x '*.log' "$a" "$b"
+  # Locks, the durability record (.synced) and logs are not results; everything else (config,
+  # manifests, shards, metrics) must match.
+  diff -r -q -x .lock -x .locks -x .synced -x '*.log' "$a" "$b"
   exit $?
 fi
 BIN=$1 OUT=$2
