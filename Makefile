@@ -304,8 +304,9 @@ endif
 
 # generate-manual's page, finished: it lists the `help` subcommand the parser adds to every root
 # command (a "subcommand" argument in SYNOPSIS, a `help` item in DESCRIPTION), which these
-# single commands do not take; EXIT STATUS gets Valence's codes; SEE ALSO the other commands.
-MAN_FIXUP = sed -i -e '/^\.Sh SYNOPSIS$$/,/^\.Sh /{/^\.Ar subcommand$$/d;}' -e '/^\.It Em help$$/,/^\.El$$/d' \
+# single commands do not take; an empty line (mdoc has none) becomes a paragraph break; EXIT STATUS
+# gets Valence's codes; SEE ALSO the other commands.
+MAN_FIXUP = sed -i -e 's/^$$/.Pp/' -e '/^\.Sh SYNOPSIS$$/,/^\.Sh /{/^\.Ar subcommand$$/d;}' -e '/^\.It Em help$$/,/^\.El$$/d' \
   -e '/^\.Ex -std$$/r docs/man/exit-status.mdoc' $(1) && \
   { echo '.Sh "SEE ALSO"'; for o in $(INSTALL_BINS); do [ "$$o" = "$(2)" ] || echo ".Xr $$o 1 ,"; done \
     | sed '$$s/ ,$$//'; } >>$(1)
