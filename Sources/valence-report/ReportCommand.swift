@@ -35,7 +35,7 @@ struct ReportCommand: ParsableCommand {
             }
             let report = try ComparisonReport.load(runs: runs)
             try report.write(to: out)
-            output.log?("report: wrote \(out)/report.md, passk.svg, training.svg, diagnostics.svg and CSVs (\(runs.count) runs)")
+            output.log?("report: wrote \(out)/report.md, passk.svg, training.svg, diagnostics.svg, entropy.svg and CSVs (\(runs.count) runs)")
         }
     }
 }

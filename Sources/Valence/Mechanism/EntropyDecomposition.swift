@@ -63,3 +63,25 @@ public enum EntropyDecomposition {
         return total / temperature
     }
 }
+
+extension EntropyDecomposition {
+    /// The metrics.jsonl fields of one step on one prompt set, in a fixed order: `entropy_pred`
+    /// (the first-order change predicted from dz = z_t - z_(t-1)) and `entropy_dir_psr` /
+    /// `entropy_dir_nsr` (the same prediction with the step's PSR or NSR gradient part as dz; nil
+    /// when the step has no gradient file). Weighted like the entropy metric, at its temperature.
+    public static func fields(before: TabularPolicy, after: TabularPolicy, parts: GradientParts?,
+                              prompts: [(a: Int, b: Int)], temperature: Double) -> [(String, Double?)] {
+        let weights = rowWeights(space: before.space, prompts: prompts)
+        let pi = before.probabilities(temperature: temperature)
+        let logPi = before.logProbabilities(temperature: temperature)
+        var change = after.logits
+        for i in change.indices { change[i] -= before.logits[i] }
+        func predict(_ dz: [Double]) -> Double {
+            predicted(probabilities: pi, logProbabilities: logPi, change: dz, weights: weights, temperature: temperature)
+        }
+        return [("entropy_pred", predict(change)), ("entropy_dir_psr", parts.map { predict($0.psr) }),
+                ("entropy_dir_nsr", parts.map { predict($0.nsr) })]
+    }
+
+    public static let fieldNames = ["entropy_pred", "entropy_dir_psr", "entropy_dir_nsr"]
+}

@@ -35,6 +35,8 @@ public enum EvalStage {
         let sampleShards = splitManifests.flatMap { $0.outputs.filter { $0.schema == Schema.verified.rawValue } }
         if step > 0 {
             files += [RunLayout.policy(step - 1), RunLayout.taskShard("train")] + sampleShards.map(\.path)
+            // The gradient parts (SPEC 9); runs made before update wrote them have none.
+            if FileSystem.exists(env.layout.path(GradientParts.file(step))) { files.append(GradientParts.file(step)) }
         }
         let inputs = try env.inputDigest(stage: samples > 0 ? "eval samples=\(samples)" : "eval", step: step, files: files)
         if let done = env.upToDate(manifestFile, inputs: inputs) {
@@ -49,6 +51,8 @@ public enum EvalStage {
         let positives = sum("positives"), negatives = sum("negatives")
         var previous: TabularPolicy?
         var redistribution = RedistributionDiagnostic()
+        let parts = step > 0 && files.contains(GradientParts.file(step))
+            ? try GradientParts.read(from: env.layout.path(GradientParts.file(step)), space: space) : nil
         if step > 0 {
             let before = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step - 1)), space: space).policy
             previous = before
@@ -77,8 +81,14 @@ public enum EvalStage {
             if let previous {
                 let p = Evaluation.evaluate(policy: previous, prompts: prompts.pairs, temperature: config.evalTemperature)
                 w.key("entropy_delta"); w.double(e.entropy - p.entropy)
+                for (key, value) in EntropyDecomposition.fields(before: previous, after: policy, parts: parts, prompts: prompts.pairs,
+                                                                temperature: config.evalTemperature) {
+                    w.key(key)
+                    if let value { w.double(value) } else { w.null() }
+                }
             } else {
                 w.key("entropy_delta"); w.null()
+                for key in EntropyDecomposition.fieldNames { w.key(key); w.null() }
             }
             for (key, value) in redistribution.fields {
                 w.key(key)

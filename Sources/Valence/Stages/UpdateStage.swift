@@ -145,6 +145,9 @@ public enum UpdateStage {
             .init(path: RunLayout.policy(step), schema: Schema.policy.rawValue, records: p.records, bytes: p.bytes, digest: p.digest),
             .init(path: RunLayout.optimizerState(step), schema: Schema.adam.rawValue, records: o.records, bytes: o.bytes, digest: o.digest),
         ]
+        // The step's PSR and NSR parts, for eval's entropy directions (SPEC 9).
+        let g = try GradientParts(space: space, psr: sum.psr, nsr: sum.nsr).write(to: env.layout.path(GradientParts.file(step)))
+        outputs.append(.init(path: GradientParts.file(step), schema: Schema.gradient.rawValue, records: g.records, bytes: g.bytes, digest: g.digest))
         if let critic {
             let c = try critic.write(to: env.layout.path(RunLayout.critic(step)))
             outputs.append(.init(path: RunLayout.critic(step), schema: Schema.critic.rawValue, records: c.records, bytes: c.bytes, digest: c.digest))
