@@ -20,6 +20,8 @@ WD         ?=
 GRAD_CLIP  ?= off
 CRITIC_LR  ?= 0.5
 FILTER_GROUPS ?= 0
+# sampled: G rollouts per prompt; expected: their exact expectation (SPEC 8, docs/mechanism.md).
+ROLLOUTS   ?= sampled
 BATCH      ?= 64
 GROUP      ?= 8
 DIGITS     ?= 3
@@ -59,7 +61,7 @@ INIT_FLAGS = --objective $(OBJECTIVE) --steps $(STEPS) --seed $(SEED) --window $
 SWITCH_FLAGS = --minibatches $(MINIBATCHES) $(if $(filter-out off,$(CLIP)),--clip $(CLIP)) \
   --entropy-coef $(ENTROPY) --kl-coef $(KL) $(if $(WD),--weight-decay $(WD)) \
   $(if $(filter-out off,$(GRAD_CLIP)),--grad-clip $(GRAD_CLIP)) --critic-lr $(CRITIC_LR) \
-  $(if $(filter 1 yes true on,$(FILTER_GROUPS)),--filter-groups)
+  $(if $(filter 1 yes true on,$(FILTER_GROUPS)),--filter-groups) $(if $(filter-out sampled,$(ROLLOUTS)),--rollouts $(ROLLOUTS))
 # The regime the ablation runs on (its grid sets the optimizer, minibatches and clip itself).
 ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
@@ -99,6 +101,7 @@ help: ## Show targets and variables
 	@echo "  SEED=$(SEED) WINDOW=$(WINDOW) OPTIM=$(OPTIM) (sgd|adam|adamw) LR=<0.03 adam(w), 1.0 sgd> LAMBDA=$(LAMBDA)"
 	@echo "  switches: MINIBATCHES=$(MINIBATCHES) CLIP=$(CLIP) (epsilon|off) ENTROPY=$(ENTROPY) KL=$(KL) WD=<0.01 with adamw>"
 	@echo "  GRAD_CLIP=$(GRAD_CLIP) (norm|off) CRITIC_LR=$(CRITIC_LR) (ppo) FILTER_GROUPS=$(FILTER_GROUPS) (1: drop uniform groups)"
+	@echo "  ROLLOUTS=$(ROLLOUTS) (sampled|expected: the exact expected gradient, SPEC 8; docs/mechanism.md)"
 	@echo "  BATCH=$(BATCH) GROUP=$(GROUP) DIGITS=$(DIGITS) TRAIN=$(TRAIN) TEST=$(TEST) CORPUS=$(CORPUS)"
 	@echo "  ALPHA=$(ALPHA) FORGET=$(FORGET) NOISE=$(NOISE) EVAL_TEMP=$(EVAL_TEMP)"
 	@echo "  SHARDS=$(SHARDS) (shards per step) JOBS=<from make -j, else 1> (shards at once)"

@@ -45,6 +45,7 @@ struct InitCommand: ParsableCommand {
     @Option(name: .customLong("grad-clip"), help: "Clip each gradient to this Frobenius norm; default off.") var gradClip: Double?
     @Option(name: .customLong("critic-lr"), help: "Learning rate of ppo's tabular critic.") var criticLR = 0.5
     @Flag(name: .customLong("filter-groups"), help: "Drop groups whose rollouts are all correct or all wrong before weighting.") var filterGroups = false
+    @Option(help: "sampled: G rollouts per prompt (SPEC 5); expected: their exact expectation (SPEC 8, docs/mechanism.md).") var rollouts = "sampled"
     @Option(help: "Shards per step.") var shards = 1
     @Option(name: .customLong("eval-temperature"), help: "Temperature of the evaluated policy softmax(z / T).") var evalTemperature = 1.0
     @Flag(name: .customLong("eval-train"), help: "Also evaluate on the train prompts.") var evalTrain = false
@@ -79,6 +80,10 @@ struct InitCommand: ParsableCommand {
             c.gradClip = gradClip
             c.criticLearningRate = criticLR
             c.filterGroups = filterGroups
+            guard let mode = RolloutMode(rawValue: rollouts) else {
+                throw ValenceError.config(detail: "--rollouts \"\(rollouts)\" is not sampled or expected")
+            }
+            c.rollouts = mode
             c.shards = shards
             c.evalTemperature = evalTemperature
             c.evalTrain = evalTrain

@@ -42,6 +42,8 @@ public struct RunConfig: Sendable, Equatable {
     public var criticLearningRate = 0.5
     /// Drop groups whose G rollouts are all correct or all wrong before weighting.
     public var filterGroups = false
+    /// sampled (SPEC 5) or expected (SPEC 8: each prompt's G rollouts replaced by their expectation).
+    public var rollouts = RolloutMode.sampled
     // Evaluation (SPEC 6)
     public var evalTemperature = 1.0
     public var evalTrain = false
@@ -90,6 +92,7 @@ public struct RunConfig: Sendable, Equatable {
         }
         try check(steps >= 0 && steps <= 1_000_000, "steps = \(steps) must be in 0...1000000")
         try check(evalTemperature >= 1e-3 && evalTemperature <= 1e3, "eval temperature = \(evalTemperature) must be in [0.001, 1000]")
+        try validateRolloutMode()
         try check(shards >= 1 && shards <= batch, "shards = \(shards) must be in 1...\(batch) (the batch size)")
     }
 
@@ -159,6 +162,7 @@ public struct RunConfig: Sendable, Equatable {
             ("grad_clip", gradClip.map { .double($0) } ?? .null, gradClip == nil),
             ("critic_lr", .double(criticLearningRate), criticLearningRate == 0.5),
             ("filter_groups", .bool(filterGroups), !filterGroups),
+            ("rollouts", .string(rollouts.rawValue), rollouts == .sampled),
         ]
     }
 
@@ -171,6 +175,7 @@ public struct RunConfig: Sendable, Equatable {
         if let gradClip { parts.append("grad-norm clip \(formatNumber(gradClip, decimals: 4))") }
         if objective == .ppo { parts.append("critic lr \(formatNumber(criticLearningRate, decimals: 4))") }
         if filterGroups { parts.append("uniform groups dropped") }
+        if rollouts == .expected { parts.append("expected gradient") }
         return parts.joined(separator: ", ")
     }
 
@@ -234,6 +239,13 @@ public struct RunConfig: Sendable, Equatable {
         gradClip = try optionalDouble("grad_clip")
         if json.has("critic_lr") { criticLearningRate = try json.double("critic_lr") }
         if json.has("filter_groups") { filterGroups = try json.bool("filter_groups") }
+        if json.has("rollouts") {
+            let name = try json.string("rollouts")
+            guard let mode = RolloutMode(rawValue: name) else {
+                throw ValenceError.config(detail: "\(json.path): unknown rollouts \"\(name)\" (sampled or expected)")
+            }
+            rollouts = mode
+        }
         steps = try json.int("steps")
         shards = try json.int("shards")
         // A value out of range is a misconfiguration (exit 78), named with the file it is in; a

@@ -102,7 +102,23 @@ public enum EvalStage {
                     w.key("sampled_pass@\(k)"); w.double(v)
                 }
             }
-            if step > 0 {
+            if step > 0 && config.rollouts == .expected {
+                // SPEC 8: the batch statistics are expectations (real numbers), summed by split.
+                func real(_ key: String, _ manifests: [Manifest]) -> Double { manifests.reduce(0) { $0 + ($1.stat(key)?.doubleValue ?? 0) } }
+                let prompts = real("groups", splitManifests)
+                w.key("batch_correct"); w.double(prompts > 0 ? real("p_sum", splitManifests) / prompts : 0)
+                for key in ["positives", "negatives", "solved_all", "solved_none", "solved_some"] {
+                    w.key(key); w.double(real(key, splitManifests))
+                }
+                for key in ["grad_norm", "grad_norm_psr", "grad_norm_nsr"] {
+                    w.key(key); w.double(update.stat(key)?.doubleValue ?? 0)
+                }
+                if config.filterGroups {
+                    for key in ["dropped_groups_all_correct", "dropped_groups_all_wrong"] {
+                        w.key(key); w.double(real(key, weightManifests))
+                    }
+                }
+            } else if step > 0 {
                 let total = positives + negatives
                 w.key("batch_correct"); w.double(total > 0 ? Double(positives) / Double(total) : 0)
                 w.key("positives"); w.int(positives)

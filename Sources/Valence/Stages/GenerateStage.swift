@@ -5,6 +5,7 @@ public enum GenerateStage {
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
         let config = env.config
         let shards = config.shards
         _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)

@@ -6,6 +6,7 @@ public enum SplitStage {
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
         let shards = env.config.shards
         let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: shard, from: "verify")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)

@@ -10,6 +10,7 @@ public enum UpdateStage {
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int) throws -> Manifest {
         try env.checkStep(step)
+        if env.config.rollouts == .expected { return try runExpected(env, step: step) }
         let config = env.config
         let shards = config.shards
         let options = UpdateOptions(config: config)

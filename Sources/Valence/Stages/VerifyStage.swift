@@ -5,6 +5,7 @@ public enum VerifyStage {
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
         let shards = env.config.shards
         let input = try env.upstreamShard(step: step, GenerateStage.directory, shard: shard, from: "generate")
         let trainFile = RunLayout.taskShard("train")

@@ -11,6 +11,7 @@ public enum WeightStage {
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
         let config = env.config
         let objective = config.objective
         let shards = config.shards
