@@ -49,6 +49,8 @@ ABLATION_OBJECTIVES  ?= psr nsr w-reinforce
 ABLATION_OPTIMS      ?= sgd adam
 ABLATION_MINIBATCHES ?= 1 4
 ABLATION_CLIPS       ?= off 0.2
+# The mechanism study (docs/mechanism.md): a grid file; SEEDS and OUT given on the command line override it.
+MECHANISM_GRID ?= data/grids/mechanism.json
 
 SWIFT      ?= swift
 BIN        := .build/$(CONFIG)
@@ -66,7 +68,7 @@ SWITCH_FLAGS = --minibatches $(MINIBATCHES) $(if $(filter-out off,$(CLIP)),--cli
 ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
-.PHONY: help deps plot-deps build test bench bench-codec compare ablation run step init status generate verify split weight update eval report clean
+.PHONY: help deps plot-deps build test bench bench-codec compare ablation mechanism run step init status generate verify split weight update eval report clean
 .PHONY: slurm-run slurm-status test-slurm kill-test fuzz
 
 help: ## Show targets and variables
@@ -75,6 +77,7 @@ help: ## Show targets and variables
 	@echo "Main commands:"
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
 	@echo "  make ablation    psr/nsr/w-reinforce x {sgd,adam} x {M=1,4} x {no clip, clip 0.2} x 3 seeds -> $(ABLATION_OUT)/report.md"
+	@echo "  make mechanism   psr/nsr/w-reinforce/grpo x G 2..128 + expected mode x {adam,sgd} x WINDOW 0,1 x 3 seeds -> runs/mechanism/report.md"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo "  make bench-codec decode only: Valence's rollout decoders vs simdjson On-Demand (ns, instructions/record)"
@@ -188,6 +191,10 @@ compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes
 ablation: build ## psr/nsr/w-reinforce over {sgd,adam} x {M=1,4} x {no clip, clip 0.2}, 3 seeds -> $(ABLATION_OUT)/report.md
 	@SEEDS="$(ABLATION_SEEDS)" OBJECTIVES="$(ABLATION_OBJECTIVES)" OPTIMIZERS="$(ABLATION_OPTIMS)" \
 	  MINIBATCHES="$(ABLATION_MINIBATCHES)" CLIPS="$(ABLATION_CLIPS)" pipelines/ablation.sh $(ABLATION_OUT) $(ABLATION_FLAGS)
+
+mechanism: build ## NSR - PSR against group size G and expected mode (grid $(MECHANISM_GRID)) -> runs/mechanism/report.md
+	@$(if $(filter command line environment,$(origin SEEDS)),SEEDS="$(SEEDS)") \
+	  pipelines/grid.sh $(MECHANISM_GRID) $(if $(filter command line environment,$(origin OUT)),$(OUT))
 
 run: build ## One run, created if needed and resumed from its last complete step
 	@pipelines/run.sh $(RUN) $(INIT_FLAGS)

@@ -21,6 +21,9 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Write the ablation report (cells of optimizer x minibatches x clip, mean ± SE over seeds).")
     var ablation = false
 
+    @Flag(help: "Write the mechanism report (NSR - PSR against group size and expected mode; docs/mechanism.md).")
+    var mechanism = false
+
     @Argument(help: ArgumentHelp("Run directories to compare.", valueName: "run"))
     var runs: [String]
 
@@ -28,6 +31,11 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runStage("valence-report") {
+            if mechanism {
+                try MechanismReport.load(runs: runs).write(to: out)
+                output.log?("report: wrote \(out)/report.md, mechanism-*.svg and mechanism.csv (\(runs.count) runs)")
+                return
+            }
             if ablation {
                 try AblationReport.load(runs: runs).write(to: out)
                 output.log?("report: wrote \(out)/report.md and \(out)/ablation.csv (\(runs.count) runs)")
