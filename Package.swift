@@ -8,7 +8,9 @@ import PackageDescription
 let stages = ["init", "generate", "verify", "split", "weight", "update", "eval", "report", "status"]
 /// Developer tools built the same way but not part of the pipeline: `valence-bench-codec` times the
 /// rollout decoders for `make bench-codec` (docs/performance.md).
-let tools = ["bench-codec"]
+/// `valence-grid-run` completes runs in one process for pipelines/grid.sh (temporary, until the
+/// in-process step runner lands).
+let tools = ["bench-codec", "grid-run"]
 
 let package = Package(
     name: "Valence",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Temporary grid driver (until `make sweep` lands): expands a grid file (data/grids/*.json, format in
-# docs/mechanism.md) into runs, runs them JOBS at a time with run.sh (resumable), then writes the
-# grid's report with valence-report.
+# docs/mechanism.md) into runs, runs them JOBS at a time (resumable), then writes the
+# grid's report with valence-report. The runs are completed in one process (valence-grid-run).
 #
 #   pipelines/grid.sh GRID [OUT]     Environment: SEEDS ("1 2 3" overrides the seed axis), JOBS (2),
 #                                    STEPS (overrides set.steps), VALENCE_BIN.
@@ -38,11 +38,12 @@ count=$(wc -l <<< "$lines")
 name=$(jq -r .name "$GRID")
 echo "$name: $count runs, $JOBS at a time -> $OUT"
 start=$(date +%s)
-export BIN HERE
-xargs -P "$JOBS" -L 1 bash -c '
-  mkdir -p "$(dirname "$0")"
-  if ! "$HERE/run.sh" "$0" "$@" > "$0.log" 2>&1; then echo "grid: $0 failed:"; tail -5 "$0.log"; exit 255; fi
-' <<< "$lines"
+# Create (or check) every run with valence-init, then complete them all in one process.
+while read -r dir flags; do
+  mkdir -p "$dir"
+  "$BIN/valence-init" --run "$dir" --quiet $flags || { echo "grid: valence-init refused $dir"; exit 78; }
+done <<< "$lines"
+"$BIN/valence-grid-run" --jobs "$JOBS" $(cut -d" " -f1 <<< "$lines")
 echo "$name: runs done in $(( $(date +%s) - start )) s"
 report=$(jq -r '.report // "none"' "$GRID")
 if [[ $report != none ]]; then
