@@ -49,7 +49,7 @@ ABLATION_OBJECTIVES  ?= psr nsr w-reinforce
 ABLATION_OPTIMS      ?= sgd adam
 ABLATION_MINIBATCHES ?= 1 4
 ABLATION_CLIPS       ?= off 0.2
-# The mechanism study (docs/mechanism.md): a grid file; SEEDS and OUT given on the command line override it.
+# The mechanism study (docs/mechanism.md): a grid for `valence-sweep`; SEEDS and OUT on the command line override it.
 MECHANISM_GRID ?= data/grids/mechanism.json
 
 SWIFT      ?= swift
@@ -68,8 +68,8 @@ SWITCH_FLAGS = --minibatches $(MINIBATCHES) $(if $(filter-out off,$(CLIP)),--cli
 ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
-.PHONY: help deps plot-deps build test bench bench-codec compare ablation mechanism run step init status generate verify split weight update eval report clean
-.PHONY: slurm-run slurm-status test-slurm kill-test fuzz
+.PHONY: help deps plot-deps build test bench bench-codec compare ablation mechanism sweep run step init status generate verify split weight update eval report clean
+.PHONY: slurm-run slurm-status test-slurm kill-test fuzz tensorboard test-tensorboard
 
 help: ## Show targets and variables
 	@echo "Valence: PSR / NSR / W-REINFORCE on a tabular policy, staged over zstd JSONL shards."
@@ -78,6 +78,7 @@ help: ## Show targets and variables
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
 	@echo "  make ablation    psr/nsr/w-reinforce x {sgd,adam} x {M=1,4} x {no clip, clip 0.2} x 3 seeds -> $(ABLATION_OUT)/report.md"
 	@echo "  make mechanism   psr/nsr/w-reinforce/grpo x G 2..128 + expected mode x {adam,sgd} x WINDOW 0,1 x 3 seeds -> runs/mechanism/report.md"
+	@echo "  make sweep GRID=data/grids/NAME.json [SET='steps=20'] [AXES='seed=1,2,3'] [OUT=dir]   any grid of runs (docs/sweep.md)"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo "  make bench-codec decode only: Valence's rollout decoders vs simdjson On-Demand (ns, instructions/record)"
@@ -93,6 +94,11 @@ help: ## Show targets and variables
 	@echo "  make generate|verify|split|weight RUN=... STEP=N [SHARD=i]   one stage by hand"
 	@echo "  make update|eval RUN=... STEP=N"
 	@echo "  make report OUT=dir RUNS='runs/a runs/b'"
+	@echo "  make tensorboard RUN=runs/NAME | RUNS=runs/compare   TensorBoard event files in RUN/tb/ (docs/tensorboard.md)"
+	@echo
+	@echo "Install (docs/install.md):"
+	@echo "  make install PREFIX=/usr/local [DESTDIR=...]   static binaries, man pages, completions, pipelines scripts"
+	@echo "  make uninstall PREFIX=/usr/local [DESTDIR=...] remove exactly those files"
 	@echo
 	@echo "Slurm (docs/slurm.md):"
 	@echo "  make slurm-run RUN=... SHARDS=4 STEPS=...   submit the rest of a run as job arrays and return"
@@ -149,9 +155,12 @@ ifeq ($(NO_BUILD),)
 endif
 	@test -x $(BIN)/valence-eval || { echo "build: failed (see: $(SWIFT) build -c $(CONFIG))" >&2; exit 1; }
 
-test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile) and on a one-node Slurm cluster
+test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile), one-node Slurm, install
 	$(SWIFT) build --build-tests
+	@Tests/docs/self-contained.sh
 	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-slurm
+	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-tensorboard
+	@$(MAKE) --no-print-directory CONFIG=debug NO_BUILD=1 test-install
 	$(SWIFT) test --skip-build
 
 bench: ## Release build, then stage throughput/RSS/scaling vs targets and Python; writes bench/results.json
@@ -185,16 +194,30 @@ bench-codec: ## simdjson On-Demand vs Valence's decoders on the same lines: ns a
 	  DECODE_NATIVE=$(abspath .build/bench-codec/decode-native) REPS=$(CODEC_REPS) CALLGRIND=$(CALLGRIND) \
 	  CODEC_SHARD=$(CODEC_SHARD) python3 bench/simdjson/compare.py
 
+# Grids of runs (docs/sweep.md): each runs N at a time in-process (SWEEP_JOBS, default: the CPUs),
+# resumes, shows progress and ends with the grid's report.
+SWEEP_JOBS ?=
+SWEEP = $(BIN)/valence-sweep $(if $(SWEEP_JOBS),--jobs $(SWEEP_JOBS))
+GRID ?=
+SET  ?=
+AXES ?=
+
 compare: build plot-deps ## THE MAIN JOB: all objectives in both regimes; writes $(OUT)/report.md, figures, passk.csv
-	@OBJECTIVES="$(OBJECTIVES)" SEEDS="$(SEEDS)" SAMPLES="$(SAMPLES)" pipelines/compare.sh $(OUT) --steps $(STEPS) --shards $(SHARDS) $(SWITCH_FLAGS)
+	@$(SWEEP) data/grids/compare.json --out $(OUT) --axis 'seed=$(SEEDS)' --axis 'objective=$(OBJECTIVES)' \
+	  --samples $(SAMPLES) -- --steps $(STEPS) --shards $(SHARDS) $(SWITCH_FLAGS)
 
 ablation: build ## psr/nsr/w-reinforce over {sgd,adam} x {M=1,4} x {no clip, clip 0.2}, 3 seeds -> $(ABLATION_OUT)/report.md
-	@SEEDS="$(ABLATION_SEEDS)" OBJECTIVES="$(ABLATION_OBJECTIVES)" OPTIMIZERS="$(ABLATION_OPTIMS)" \
-	  MINIBATCHES="$(ABLATION_MINIBATCHES)" CLIPS="$(ABLATION_CLIPS)" pipelines/ablation.sh $(ABLATION_OUT) $(ABLATION_FLAGS)
+	@$(SWEEP) data/grids/ablation.json --out $(ABLATION_OUT) --axis 'seed=$(ABLATION_SEEDS)' \
+	  --axis 'objective=$(ABLATION_OBJECTIVES)' --axis 'optimizer=$(ABLATION_OPTIMS)' \
+	  --axis 'minibatches=$(ABLATION_MINIBATCHES)' --axis 'clip=$(ABLATION_CLIPS)' -- $(ABLATION_FLAGS)
+
+sweep: build ## Run the grid in GRID=file (SET='key=value ...', AXES='key=v1,v2 ...', OUT=dir); then its report
+	@test -n "$(GRID)" || { echo "set GRID=FILE (a grid file, e.g. data/grids/compare.json)" >&2; exit 64; }
+	@$(SWEEP) $(GRID) $(if $(filter command line,$(origin OUT)),--out $(OUT)) $(foreach s,$(SET),--set '$(s)') $(foreach a,$(AXES),--axis '$(a)')
 
 mechanism: build ## NSR - PSR against group size G and expected mode (grid $(MECHANISM_GRID)) -> runs/mechanism/report.md
-	@$(if $(filter command line environment,$(origin SEEDS)),SEEDS="$(SEEDS)") \
-	  pipelines/grid.sh $(MECHANISM_GRID) $(if $(filter command line environment,$(origin OUT)),$(OUT))
+	@$(SWEEP) $(MECHANISM_GRID) $(if $(filter command line,$(origin OUT)),--out $(OUT)) \
+	  $(if $(filter command line environment,$(origin SEEDS)),--axis 'seed=$(SEEDS)')
 
 run: build ## One run, created if needed and resumed from its last complete step
 	@pipelines/run.sh $(RUN) $(INIT_FLAGS)
@@ -205,7 +228,7 @@ init: build ## Create the run directory only
 # step builds only when a binary is missing: cron has no swift on PATH, and `swift build` would
 # wait on SwiftPM's lock instead of letting an overlapping call say "busy" at once. After changing
 # the code, run `make build` (or `make run`, which always builds).
-STEP_BINS := $(addprefix $(BIN)/valence-,status generate verify split weight update eval)
+STEP_BINS := $(BIN)/valence-step
 step: $(if $(filter-out $(wildcard $(STEP_BINS)),$(STEP_BINS)),build) ## Advance RUN by exactly one step (locked; cron-safe)
 	@JOBS=$(JOBS) pipelines/step.sh $(RUN)
 
@@ -223,6 +246,24 @@ update eval: build need-step ## One whole-step stage by hand
 
 report: build ## Compare finished runs: make report OUT=dir RUNS='runs/a runs/b'
 	@$(BIN)/valence-report --out $(OUT) $(RUNS)
+
+# TensorBoard event files from metrics.jsonl (docs/tensorboard.md): RUN=dir for one run, RUNS=dir for
+# every run below dir. Then: tensorboard --logdir <dir> (pip install tensorboard; not needed here).
+tensorboard: build ## Write RUN/tb/ event files for TensorBoard: make tensorboard RUN=runs/x or RUNS=runs/compare
+	@$(BIN)/valence-tensorboard $(if $(RUNS),--under $(RUNS),$(RUN))
+
+# Reads the event files of a small run with TensorBoard's own EventAccumulator and compares every
+# value and step with metrics.jsonl. Installs the tensorboard Python package (pip) if missing: only
+# this test needs it, never the pipeline.
+TB_CHECK_RUN ?= .build/tb-check/run
+test-tensorboard: build
+	@python3 -c 'import tensorboard' 2>/dev/null || python3 -m pip install -q tensorboard
+	@rm -rf $(dir $(TB_CHECK_RUN)) && mkdir -p $(dir $(TB_CHECK_RUN))
+	@VALENCE_BIN=$(abspath $(BIN)) pipelines/run.sh $(TB_CHECK_RUN) --steps 3 --digits 2 --train 200 --test 100 \
+	  --batch 16 --corpus 2000 --eval-train >$(TB_CHECK_RUN).log 2>&1 || { cat $(TB_CHECK_RUN).log; exit 1; }
+	@$(BIN)/valence-eval --run $(TB_CHECK_RUN) --step 3 --samples 256 --quiet
+	@$(BIN)/valence-tensorboard $(TB_CHECK_RUN)
+	@python3 Tests/tensorboard/check_events.py $(TB_CHECK_RUN)
 
 slurm-run: build ## Submit the rest of RUN to Slurm (job arrays over SHARDS) and return; resubmitting resumes
 	@pipelines/slurm/submit.sh $(RUN) $(INIT_FLAGS)
@@ -244,5 +285,95 @@ FUZZ_SEED ?= 1
 fuzz: deps ## Fuzz the shard decoder and the verifier with libFuzzer for FUZZ_RUNS inputs
 	@Tests/fuzz/fuzz.sh --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED)
 
-clean: ## Remove build products (runs/ are kept)
+clean: ## Remove build products, the static install build too (runs/ are kept)
 	$(SWIFT) package clean
+	rm -rf $(STATIC_SCRATCH)
+
+# ---- Install (docs/install.md) -------------------------------------------------------------------
+# Release binaries with the Swift standard library and Foundation linked in (--static-swift-stdlib),
+# built in their own scratch path so the everyday .build/ stays valid; man pages rendered by
+# swift-argument-parser's generate-manual tool from each command's own definitions; bash, zsh and
+# fish completions from --generate-completion-script; the pipelines scripts, pointed at PREFIX/bin.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+STATIC_SCRATCH ?= .build-static
+STATIC_BIN := $(STATIC_SCRATCH)/release
+STAGE_DIR  := $(STATIC_SCRATCH)/install-tree
+# The installed commands: Package.swift's `stages` (the pipeline); its `tools` (valence-bench-codec,
+# a developer benchmark that needs the checkout's bench/ and simdjson) are not installed.
+INSTALL_STAGES := $(shell sed -n 's/^let stages = \[\(.*\)\]$$/\1/p' Package.swift | tr -d '",')
+INSTALL_BINS   := $(addprefix valence-,$(INSTALL_STAGES))
+MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+# Where the installed files go, relative to PREFIX (uninstall removes exactly these).
+INSTALLED_FILES = $(addprefix bin/,$(INSTALL_BINS)) $(addprefix share/man/man1/,$(addsuffix .1,$(INSTALL_BINS))) \
+  $(addprefix share/bash-completion/completions/,$(INSTALL_BINS)) \
+  $(addprefix share/zsh/site-functions/_,$(INSTALL_BINS)) \
+  $(addprefix share/fish/vendor_completions.d/,$(addsuffix .fish,$(INSTALL_BINS)))
+PIPELINES_DIR := share/valence/pipelines
+
+.PHONY: build-static install-tree install uninstall test-install self-contained
+
+build-static: deps ## Release binaries with the Swift runtime linked statically, in $(STATIC_SCRATCH)/ (for install; NO_BUILD=1 uses them as they are)
+	@test -n "$(INSTALL_STAGES)" || { echo "build-static: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
+ifeq ($(NO_BUILD),)
+	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) 2>&1 \
+	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
+	@set -o pipefail; $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_SCRATCH) --product generate-manual 2>&1 \
+	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)|mktemp. is dangerous' || true; }
+endif
+	@test -x $(STATIC_BIN)/generate-manual || { echo "build-static: $(STATIC_BIN)/generate-manual: not built (run: make build-static)" >&2; exit 1; }
+	@for b in $(INSTALL_BINS); do \
+	  test -x $(STATIC_BIN)/$$b || { echo "build-static: $(STATIC_BIN)/$$b: not built" >&2; exit 1; }; \
+	  if ldd $(STATIC_BIN)/$$b | grep -q 'libswift\|libFoundation\|libdispatch\|libBlocksRuntime'; then \
+	    echo "build-static: $(STATIC_BIN)/$$b still loads the Swift runtime:" >&2; ldd $(STATIC_BIN)/$$b >&2; exit 1; fi; \
+	done
+
+# generate-manual's page, finished: it lists the `help` subcommand the parser adds to every root
+# command (a "subcommand" argument in SYNOPSIS, a `help` item in DESCRIPTION), which these
+# single commands do not take; EXIT STATUS gets Valence's codes; SEE ALSO the other commands.
+MAN_FIXUP = sed -i -e '/^\.Sh SYNOPSIS$$/,/^\.Sh /{/^\.Ar subcommand$$/d;}' -e '/^\.It Em help$$/,/^\.El$$/d' \
+  -e '/^\.Ex -std$$/r docs/man/exit-status.mdoc' $(1) && \
+  { echo '.Sh "SEE ALSO"'; for o in $(INSTALL_BINS); do [ "$$o" = "$(2)" ] || echo ".Xr $$o 1 ,"; done \
+    | sed '$$s/ ,$$//'; } >>$(1)
+
+# The tree under PREFIX, staged in $(STAGE_DIR) (stripped binaries, man pages, completions, scripts).
+install-tree: build-static
+	@rm -rf $(STAGE_DIR) && mkdir -p $(STAGE_DIR)/bin $(STAGE_DIR)/share/man/man1 \
+	  $(STAGE_DIR)/share/bash-completion/completions $(STAGE_DIR)/share/zsh/site-functions \
+	  $(STAGE_DIR)/share/fish/vendor_completions.d $(STAGE_DIR)/$(PIPELINES_DIR)
+	@set -e; for b in $(INSTALL_BINS); do \
+	  strip -o $(STAGE_DIR)/bin/$$b $(STATIC_BIN)/$$b 2>/dev/null || cp $(STATIC_BIN)/$$b $(STAGE_DIR)/bin/$$b; \
+	  $(STATIC_BIN)/generate-manual $(STAGE_DIR)/bin/$$b --date $(MAN_DATE) --output-directory $(STAGE_DIR)/share/man/man1; \
+	  $(call MAN_FIXUP,$(STAGE_DIR)/share/man/man1/$$b.1,$$b); \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script bash >$(STAGE_DIR)/share/bash-completion/completions/$$b; \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script zsh  >$(STAGE_DIR)/share/zsh/site-functions/_$$b; \
+	  $(STAGE_DIR)/bin/$$b --generate-completion-script fish >$(STAGE_DIR)/share/fish/vendor_completions.d/$$b.fish; \
+	done
+	@# The scripts find the binaries relative to themselves: .build/release in a checkout, PREFIX/bin here.
+	@cp -R pipelines/. $(STAGE_DIR)/$(PIPELINES_DIR)/
+	@find $(STAGE_DIR)/$(PIPELINES_DIR) -type f -exec sed -i \
+	  -e 's|$$HERE/\.\./\.\./\.build/release|$$HERE/../../../../bin|g' -e 's|$$HERE/\.\./\.build/release|$$HERE/../../../bin|g' {} +
+	@! grep -rn 'HERE/[./]*\.build' $(STAGE_DIR)/$(PIPELINES_DIR) \
+	  || { echo "install: the scripts above still point into the build tree" >&2; exit 1; }
+	@for f in $(INSTALLED_FILES); do test -s $(STAGE_DIR)/$$f || { echo "install: $$f was not generated" >&2; exit 1; }; done
+
+install: install-tree ## Install into $(DESTDIR)$(PREFIX): bin/valence-*, man pages, completions, share/valence/pipelines (NO_BUILD=1: no swift build, e.g. under sudo)
+	@set -e; cd $(STAGE_DIR) && find . -type f | sort | while read -r f; do \
+	  mode=644; [ -x "$$f" ] && mode=755; install -D -m $$mode "$$f" "$(DESTDIR)$(PREFIX)/$${f#./}"; done
+	@echo "install: $(words $(INSTALL_BINS)) commands in $(DESTDIR)$(PREFIX)/bin, man pages, completions, $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)"
+
+uninstall: ## Remove what `make install` put under $(DESTDIR)$(PREFIX) (same PREFIX and DESTDIR)
+	@test -n "$(INSTALL_STAGES)" || { echo "uninstall: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
+	@rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED_FILES))
+	@rm -rf $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)
+	@rmdir $(DESTDIR)$(PREFIX)/share/valence 2>/dev/null || true
+	@echo "uninstall: removed valence-* (commands, man pages, completions) and $(PIPELINES_DIR) from $(DESTDIR)$(PREFIX)"
+
+test-install: build ## make install into a temporary prefix, then drive it with Swift hidden (root: man, zsh, fish checks)
+	@missing=""; command -v man >/dev/null || missing="$$missing man-db"; \
+	command -v zsh >/dev/null || missing="$$missing zsh"; command -v fish >/dev/null || missing="$$missing fish"; \
+	who=test-install; if [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; then $(APT_INSTALL); fi
+	@Tests/install/test-install.sh
+
+self-contained: ## Fail when a tracked file points outside the repository (a spec or a path out of the tree, a broken Markdown link)
+	@Tests/docs/self-contained.sh

@@ -5,12 +5,10 @@ import PackageDescription
 ///
 /// One library (`Valence`) holds the domain; each `valence-*` executable is a thin command-line
 /// front end for one pipeline stage.
-let stages = ["init", "generate", "verify", "split", "weight", "update", "eval", "report", "status"]
+let stages = ["init", "generate", "verify", "split", "weight", "update", "eval", "report", "status", "step", "sweep", "tensorboard"]
 /// Developer tools built the same way but not part of the pipeline: `valence-bench-codec` times the
 /// rollout decoders for `make bench-codec` (docs/performance.md).
-/// `valence-grid-run` completes runs in one process for pipelines/grid.sh (temporary, until the
-/// in-process step runner lands).
-let tools = ["bench-codec", "grid-run"]
+let tools = ["bench-codec"]
 
 let package = Package(
     name: "Valence",

@@ -4,6 +4,7 @@
 #   pipelines/run.sh RUN [valence-init options...]     (or: make run RUN=... OBJECTIVE=... )
 #
 # Rerunning resumes from the last complete step; a run that has reached its steps does nothing.
+# The steps run in one process (valence-step --all). Environment: VALENCE_BIN, JOBS, QUIET=1.
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
@@ -14,6 +15,7 @@ fi
 RUN=$1; shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${VALENCE_BIN:-$HERE/../.build/release}
+Q=(); [[ "${QUIET:-0}" == 1 ]] && Q=(--quiet)
 
 # Lock before valence-init: two overlapping first calls must not write the same files at once.
 created=0
@@ -31,8 +33,6 @@ fi
   if [[ $created == 1 && -z "$(ls -A "$RUN" | grep -vx '.lock')" ]]; then rm -f "$RUN/.lock"; rmdir "$RUN"; fi
   exit $status
 }
-export VALENCE_LOCK_HELD=1
-while [[ "$("$BIN/valence-status" --run "$RUN" --next)" != done ]]; do
-  "$HERE/step.sh" "$RUN"
-done
-"$BIN/valence-status" --run "$RUN"
+# valence-step takes the run lock itself (a lock of its own open file, so ours must go first).
+exec 9>&-
+exec "$BIN/valence-step" --run "$RUN" --all --jobs "${JOBS:-1}" "${Q[@]}"

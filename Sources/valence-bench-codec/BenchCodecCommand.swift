@@ -49,7 +49,9 @@ struct BenchCodecCommand: ParsableCommand {
             }
             let decoders = CodecBenchmark.Decoder(rawValue: decoder).map { [$0] } ?? CodecBenchmark.Decoder.allCases
             for d in decoders {
-                let r = try CodecBenchmark.run(lines, as: kind, decoder: d, repetitions: reps)
+                let progress = ProgressLine("valence-\(d.rawValue): decoding \(lines.ranges.count) records", total: reps, unit: "passes")
+                let r = try CodecBenchmark.run(lines, as: kind, decoder: d, repetitions: reps, progress: progress)
+                progress.finish()
                 let hex = String(r.checksum, radix: 16)
                 let checksum = String(repeating: "0", count: 16 - hex.count) + hex
                 let ns = (r.bestNanosecondsPerRecord * 10).rounded() / 10

@@ -11,7 +11,7 @@ struct InitCommand: ParsableCommand {
         commandName: "valence-init",
         abstract: "Create a run directory: its config, the task's train/test prompt shards and the base policy.",
         discussion: """
-            Defaults follow SPEC.md. Rerunning with the same settings is a no-op (steps and shards \
+            Defaults follow docs/model.md. Rerunning with the same settings is a no-op (steps and shards \
             may change: they are not part of the run's identity); different settings for an \
             existing run are refused.
             """

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// The base policy (SPEC 4): counts of a noisy student, smoothed into softmax rows.
+/// The base policy (docs/model.md 4): counts of a noisy student, smoothed into softmax rows.
 @Suite struct BasePolicyTests {
     @Test func rowsAreProbabilityDistributions() throws {
         let space = try ContextSpace(task: try AddTask(digits: 3), window: 1)

@@ -57,26 +57,6 @@ import Glibc
         #expect(String(decoding: metrics, as: UTF8.self).split(separator: "\n").count == 2)
     }
 
-    /// While a stage run by hand holds a part lock, `make step` leaves temporary files alone: one
-    /// of them may be that stage's output being written. Once no part lock is held, it cleans them.
-    @Test func stepLeavesTemporaryFilesWhileAPartIsLockedByHand() throws {
-        let (dir, run) = try newRun()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let stray = "\(run)/steps/000001/rollouts/.being-written.tmp"
-        try FileManager.default.createDirectory(atPath: "\(run)/steps/000001/rollouts", withIntermediateDirectories: true)
-        try Data("partial".utf8).write(to: URL(fileURLWithPath: stray))
-        // A lock of a part this step does not touch, so the step itself does not wait for it.
-        let held = try FileLock.acquire("\(run)/.locks/steps_000009_rollouts_by-hand.lock", waiting: {})
-        let make = ["make", "--no-print-directory", "CONFIG=debug", "step", "RUN=\(run)"]
-        let first = try TestSupport.run("/usr/bin/env", make, cwd: TestSupport.repoRoot, environment: Self.cronEnvironment)
-        #expect(first.status == 0, "\(first.stderr)")
-        #expect(FileManager.default.fileExists(atPath: stray), "a possibly live temporary file was deleted")
-        held.release()
-        let second = try TestSupport.run("/usr/bin/env", make, cwd: TestSupport.repoRoot, environment: Self.cronEnvironment)
-        #expect(second.status == 0, "\(second.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: stray))
-    }
-
     /// The eval boundary: a crash after a step's metrics file but before its manifest. The rerun
     /// evaluates the step again and metrics.jsonl ends with exactly one line per step.
     @Test func crashAtTheEvalBoundaryLeavesNoDuplicateLine() throws {
@@ -92,13 +72,15 @@ import Glibc
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(run)/metrics.jsonl")) == complete)
     }
 
-    /// The short fault-injection run: a few seeded SIGKILL points across the stages, each
-    /// recovered by step.sh to a run byte-identical to the uninterrupted one.
-    @Test func shortKillTest() throws {
+    /// The short fault-injection run: a few seeded SIGKILL points, each recovered to a run
+    /// byte-identical to the uninterrupted one, on both paths: the in-process step (`make step`)
+    /// and the stage executables one by one.
+    @Test(arguments: ["in-process", "stages"])
+    func shortKillTest(mode: String) throws {
         let r = try TestSupport.run("\(TestSupport.repoRoot)/Tests/fault/kill-test.sh",
-                                    ["--points", "6", "--seed", "3", "--bin", TestSupport.binDirectory])
+                                    ["--points", "6", "--seed", "3", "--mode", mode, "--bin", TestSupport.binDirectory])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-        #expect(r.stdout.contains("6 kill points") || r.stdout.contains("7 kill points"), "\(r.stdout)")
+        #expect(r.stdout.contains("6 kill points (\(mode)") || r.stdout.contains("7 kill points (\(mode)"), "\(r.stdout)")
         #expect(r.stdout.contains(" 0 failed"), "\(r.stdout)")
     }
 }

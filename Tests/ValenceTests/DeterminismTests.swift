@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// SPEC 7 end to end, with the real executables: one seed gives byte-identical runs, and the
+/// docs/model.md 7 end to end, with the real executables: one seed gives byte-identical runs, and the
 /// number of shards and the parallelism change file names, never a record, a logit or a metric.
 @Suite struct DeterminismTests {
     static let flags = ["--objective", "grpo", "--steps", "2", "--train", "300", "--test", "100", "--batch", "16",

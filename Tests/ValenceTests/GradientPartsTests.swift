@@ -1,7 +1,7 @@
 import Testing
 @testable import Valence
 
-/// SPEC 6: the PSR part (correct samples) and the NSR part (wrong samples) of a step's gradient add
+/// docs/model.md 6: the PSR part (correct samples) and the NSR part (wrong samples) of a step's gradient add
 /// up to the full gradient, here REINFORCE (A = +1 / -1) on a fixed batch.
 @Suite struct GradientPartsTests {
     /// (row, token, reward) visits of a small fixed batch over 3 rows.
@@ -34,7 +34,7 @@ import Testing
         let gn = nsr.gradient(probabilities: pi, scale: scale)
         for i in g.indices { #expect(abs(g[i] - (gp[i] + gn[i])) < 1e-14) }
 
-        // And both equal SPEC 5.6's formula: sum over visits of A (onehot(y) - pi) * scale.
+        // And both equal docs/model.md 5.6's formula: sum over visits of A (onehot(y) - pi) * scale.
         var direct = [Double](repeating: 0, count: pi.count)
         for v in Self.visits {
             let a: Double = v.reward == 1 ? 1 : -1

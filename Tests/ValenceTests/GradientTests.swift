@@ -1,7 +1,7 @@
 import Testing
 @testable import Valence
 
-/// The tabular gradient of J (SPEC 5.6) against finite differences, and the advantage table.
+/// The tabular gradient of J (docs/model.md 5.6) against finite differences, and the advantage table.
 @Suite struct GradientTests {
     struct Sample { var a: Int; var b: Int; var tokens: [Int]; var advantage: Double }
 

@@ -19,7 +19,7 @@ import Testing
         let out = "\(dir)/out"
         let r = try TestSupport.make(["mechanism", "SWIFT=true", "MECHANISM_GRID=\(dir)/grid.json", "OUT=\(out)", "SEEDS=1 2"])
         #expect(r.status == 0, "make mechanism failed: \(r.stderr.suffix(2000)) \(r.stdout.suffix(2000))")
-        #expect(r.stdout.contains("mechanism-test: 24 runs"), "SEEDS overrides the grid's three seeds: \(r.stdout)")
+        #expect((r.stdout + r.stderr).contains("mechanism-test: 24 runs"), "SEEDS overrides the grid's three seeds: \(r.stderr)")
         let report = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
         for regime in ["WINDOW=0, adam", "WINDOW=0, sgd"] {
             #expect(report.contains("## \(regime)"))

@@ -51,7 +51,7 @@ import Testing
     @Test func nsrSgdStepOnASoftmaxRowSharesByThePriorTiltedToLikelyTokens() throws {
         // One SGD step of NSR on token 0 of a real softmax row. Every other logit rises by
         // lr * pi_k, so every other token gains, the shares follow the prior closely, and they are
-        // tilted towards the likelier tokens (the "rich get richer" part of SPEC 1's analysis).
+        // tilted towards the likelier tokens (the "rich get richer" part of docs/model.md 1's analysis).
         let space = try ContextSpace(task: try AddTask(digits: 1), window: 0)
         var policy = TabularPolicy.uniform(space: space)
         let z: [Double] = [2, 1.5, 1, 0.5, 0, -0.5, -1, -1.5, -2, -2.5]

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// The update's switches (SPEC 5.7): the PPO-clip, entropy and KL gradients against finite
+/// The update's switches (docs/model.md 5.7): the PPO-clip, entropy and KL gradients against finite
 /// differences, and M = 1 without clipping reproducing the plain step bit for bit.
 @Suite struct UpdateSwitchTests {
     struct Sample {

@@ -2,15 +2,19 @@
 # Fault injection: SIGKILL Valence stages at seeded random points, recover, and check that the run
 # ends byte-identical to an uninterrupted one.
 #
-#   Tests/fault/kill-test.sh [--points N] [--seed S] [--jobs J] [--bin DIR] [--keep]   (or: make kill-test)
+#   Tests/fault/kill-test.sh [--points N] [--seed S] [--jobs J] [--mode M] [--bin DIR] [--keep]   (or: make kill-test)
 #   Tests/fault/kill-test.sh --only eval.3:rename:4 [--bin DIR]   one given point (tool.step:syscall:n)
+#
+# --mode in-process (default) kills `valence-step`, which runs a whole step in one process (what
+# `make step`, `make run` and the sweep use); --mode stages kills the separate stage executables run
+# one by one (what Slurm and people running a stage by hand use).
 #
 # How it works. A small run (3 steps, 2 shards, grpo so that every split output is read) is built
 # once without faults, with every stage traced by strace; that is the reference, and a snapshot of
 # the run directory is kept before each step. A kill point is (stage, step, n): the n-th file
 # syscall (openat, read, write, fsync, rename, unlink, close, mkdir) of that stage, counted from its
 # first touch of the run directory, picked uniformly from the reference trace with a seeded RNG.
-# Each trial restores the snapshot, runs pipelines/step.sh (pipelines/run.sh for valence-init)
+# Each trial restores the snapshot, runs one step (pipelines/run.sh for valence-init)
 # with the chosen stage under `strace -e inject=SYSCALL:signal=KILL:when=K`, so the kernel kills
 # it exactly there; about one trial in three kills a second time during the recovery. strace
 # follows threads (-f): update and eval read ahead on a second thread, and with --jobs 2 the two
@@ -27,6 +31,7 @@ set -euo pipefail
 
 POINTS=60
 SEED=1
+MODE_PATH=in-process
 JOBS_AT_ONCE=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -38,14 +43,16 @@ while [[ $# -gt 0 ]]; do
     --points) POINTS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --jobs) JOBS_AT_ONCE=$2; shift 2 ;;
+    --mode) MODE_PATH=$2; shift 2 ;;
     --bin) REAL=$(cd "$2" && pwd); shift 2 ;;
     --keep) KEEP=1; shift ;;
     --only) ONLY=$2; POINTS=1; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "kill-test: unknown argument $1" >&2; exit 64 ;;
   esac
 done
-for tool in init status generate verify split weight update eval; do
+[[ $MODE_PATH == in-process || $MODE_PATH == stages ]] || { echo "kill-test: --mode is in-process or stages" >&2; exit 64; }
+for tool in init status generate verify split weight update eval step; do
   [[ -x "$REAL/valence-$tool" ]] || { echo "kill-test: $REAL/valence-$tool: not built (make build)" >&2; exit 64; }
 done
 
@@ -65,12 +72,14 @@ rand() { R=$(( (RANDOM << 15 | RANDOM) % $1 )); }
 
 # Wrappers standing in for the binaries: trace (reference), kill once (trials) or pass through.
 mkdir -p "$W/wrap" "$W/traces" "$W/snap"
-for tool in init status generate verify split weight update eval; do
+for tool in init status generate verify split weight update eval step; do
   cat > "$W/wrap/valence-$tool" <<EOF
 #!/usr/bin/env bash
-tool=$tool; step=0; prev=
-for a in "\$@"; do [[ \$prev == --step ]] && step=\$a; prev=\$a; done
+tool=$tool; step=0; prev=; run=
+for a in "\$@"; do [[ \$prev == --step ]] && step=\$a; [[ \$prev == --run ]] && run=\$a; prev=\$a; done
 real="$REAL/valence-\$tool"
+# valence-step runs the run's next step (its first call also evaluates the base: labelled step 1).
+if [[ \$tool == step ]]; then step=\$("$REAL/valence-status" --run "\$run" --next); [[ \$step == 0 ]] && step=1; fi
 if [[ \$tool != status && -n "\${KT_TRACE:-}" ]]; then
   exec strace -f -o "\$KT_TRACE/\$tool.\$step" -e trace=$SYSCALLS "\$real" "\$@"
 fi
@@ -88,13 +97,31 @@ EOF
   chmod +x "$W/wrap/valence-$tool"
 done
 
+# One step the way each mode takes it: valence-step (through pipelines/step.sh), or the stage
+# executables one after another, as the step driver did before valence-step existed.
+one_step() {  # $1 = directory of the binaries (the wrappers or the real ones)
+  if [[ $MODE_PATH == in-process ]]; then
+    VALENCE_BIN=$1 "$ROOT/pipelines/step.sh" "$RUN"
+  else
+    local next
+    next=$("$1/valence-status" --run "$RUN" --next)
+    if [[ $next == 0 ]]; then "$1/valence-eval" --run "$RUN" --step 0 --quiet; next=1; fi
+    [[ $next == done ]] && return 0
+    for stage in generate verify split weight; do
+      "$1/valence-$stage" --run "$RUN" --step "$next" --jobs "$JOBS_AT_ONCE" --quiet
+    done
+    "$1/valence-update" --run "$RUN" --step "$next" --quiet
+    "$1/valence-eval" --run "$RUN" --step "$next" --quiet
+  fi
+}
+
 # ---- Reference: one uninterrupted run, traced, with a snapshot before each step ----------------
 export QUIET=1 JOBS=$JOBS_AT_ONCE
 start=$(date +%s)
 KT_TRACE=$W/traces "$W/wrap/valence-init" --run "$RUN" --quiet "${FLAGS[@]}"
 cp -a "$RUN" "$W/snap/0"
 for ((t = 1; t <= STEPS; t++)); do
-  KT_TRACE=$W/traces VALENCE_BIN=$W/wrap "$ROOT/pipelines/step.sh" "$RUN" >/dev/null
+  KT_TRACE=$W/traces one_step "$W/wrap" >/dev/null
   cp -a "$RUN" "$W/snap/$t"
 done
 mv "$RUN" "$W/ref"
@@ -120,7 +147,7 @@ for f in "$W"/traces/*; do
   TARGETS+=("$key")
 done
 # Stage order within a step, for choosing a second kill at or after the first.
-order() { case $1 in init) echo 0 ;; generate) echo 1 ;; verify) echo 2 ;; split) echo 3 ;; weight) echo 4 ;; update) echo 5 ;; eval) echo 6 ;; esac; }
+order() { case $1 in init) echo 0 ;; step) echo 1 ;; generate) echo 1 ;; verify) echo 2 ;; split) echo 3 ;; weight) echo 4 ;; update) echo 5 ;; eval) echo 6 ;; esac; }
 
 # ---- Trials ---------------------------------------------------------------------------------
 kills=0 passed=0 untriggered=0 failed=0 trial=0
@@ -140,7 +167,7 @@ one_pass() {  # runs the pipeline once through the wrappers; returns its status
   if [[ $KT_TOOL == init ]]; then
     VALENCE_BIN=$W/wrap "$ROOT/pipelines/run.sh" "$RUN" "${FLAGS[@]}" >/dev/null 2>&1 || status=$?
   else
-    VALENCE_BIN=$W/wrap "$ROOT/pipelines/step.sh" "$RUN" >/dev/null 2>&1 || status=$?
+    ( set -e; one_step "$W/wrap" ) >/dev/null 2>&1 || status=$?
   fi
   return $status
 }
@@ -186,13 +213,13 @@ while (( kills < POINTS )); do
     continue
   fi
   # Recover as a user would: a run whose creation was killed with `make run` (run.sh, which
-  # reruns valence-init), any other run the way cron does, calling step.sh until it is complete.
+  # reruns valence-init), any other run the way cron does, taking steps until it is complete.
   unset KT_TOOL KT_STEP
   if [[ $target == init.* ]]; then
     VALENCE_BIN=$REAL "$ROOT/pipelines/run.sh" "$RUN" "${FLAGS[@]}" >/dev/null 2>"$W/recover.err" || true
   else
     for ((i = 0; i < STEPS + 3; i++)); do
-      VALENCE_BIN=$REAL "$ROOT/pipelines/step.sh" "$RUN" >/dev/null 2>"$W/recover.err" || true
+      ( set -e; one_step "$REAL" ) >/dev/null 2>"$W/recover.err" || true
       [[ $("$REAL/valence-status" --run "$RUN" --next) == done ]] && break
     done
   fi
@@ -212,6 +239,6 @@ while (( kills < POINTS )); do
 done
 
 summary=""
-for s in init generate verify split weight update eval; do summary+=" $s=${PER_STAGE[$s]:-0}"; done
-echo "kill-test: $kills kill points ($MODE, seed $SEED, jobs $JOBS_AT_ONCE) in $trial trials:$summary; $passed recovered byte-identical, $failed failed, $untriggered picks not reached; $(( $(date +%s) - start ))s"
+for s in init step generate verify split weight update eval; do [[ -n ${PER_STAGE[$s]:-} ]] && summary+=" $s=${PER_STAGE[$s]}"; done
+echo "kill-test: $kills kill points ($MODE_PATH, $MODE, seed $SEED, jobs $JOBS_AT_ONCE) in $trial trials:$summary; $passed recovered byte-identical, $failed failed, $untriggered picks not reached; $(( $(date +%s) - start ))s"
 (( failed == 0 ))

@@ -11,7 +11,7 @@ import CZstd
 /// the typed errors the stages turn into a one-line message (no trap, no other error type, no
 /// hang), and when what it accepts also satisfies the invariants checked here: a decoded record
 /// re-encodes to bytes that decode to the same record, an accepted policy yields finite metrics,
-/// and the verifier agrees with a direct reading of SPEC 2.
+/// and the verifier agrees with a direct reading of docs/model.md 2.
 public enum DecoderFuzzing {
     /// What an input exercises; selected by its first byte (modulo the case count).
     public enum Target: UInt8, CaseIterable, Sendable {
@@ -180,7 +180,7 @@ public enum DecoderFuzzing {
         let answer = Int(payload[1]) * 7919 % (2 * task.operandCount - 1)
         let response = Array(payload[2...])
         let got = Verifier(task: task).verdict(response: response, answer: answer)
-        // SPEC 2, read directly: exactly L ASCII digits, else malformed; correct iff the value is a + b.
+        // docs/model.md 2, read directly: exactly L ASCII digits, else malformed; correct iff the value is a + b.
         let expected: Verdict
         if response.count != task.length || !response.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             expected = .malformed

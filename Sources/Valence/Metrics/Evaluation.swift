@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The metrics of one policy on one prompt set (SPEC 6).
+/// The metrics of one policy on one prompt set (docs/model.md 6).
 public struct Evaluation: Sendable, Equatable {
     /// Pass@k for k in ``PassAtK/ks``.
     public var passAtK: [Double]

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Pass@k, exact from the table or estimated from samples (SPEC 6).
+/// Pass@k, exact from the table or estimated from samples (docs/model.md 6).
 public enum PassAtK {
     /// k = 1, 2, 4, ..., 256.
     public static let ks: [Int] = (0...8).map { 1 << $0 }

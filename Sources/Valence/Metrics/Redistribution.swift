@@ -1,4 +1,4 @@
-/// The mass-redistribution diagnostic (SPEC 1, the paper's gradient analysis).
+/// The mass-redistribution diagnostic (docs/model.md 1, the paper's gradient analysis).
 ///
 /// NSR's gradient on a wrong token y of a softmax row lowers z_y and raises every other logit in
 /// proportion to its current probability, so the mass taken from y is expected to flow to the

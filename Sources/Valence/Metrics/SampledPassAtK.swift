@@ -1,4 +1,4 @@
-/// Sampled Pass@k (SPEC 6 cross-check): n rollouts per prompt from softmax(z / T), scored with the
+/// Sampled Pass@k (docs/model.md 6 cross-check): n rollouts per prompt from softmax(z / T), scored with the
 /// unbiased estimator, to set next to the exact value the table gives.
 ///
 /// Sample s of prompt x at checkpoint t draws from CounterRNG(seed, .evalSample, t, x, s), so the
@@ -25,9 +25,10 @@ public enum SampledPassAtK {
         public var correctFraction: Double
     }
 
-    /// Samples `samples` responses per prompt (prompt ids are the indices of `prompts`).
+    /// Samples `samples` responses per prompt (prompt ids are the indices of `prompts`), advancing
+    /// `progress` (if any) by one per prompt.
     public static func evaluate(policy: TabularPolicy, prompts: [(a: Int, b: Int)], temperature: Double,
-                                samples n: Int, seed: UInt64, step: Int) throws -> Result {
+                                samples n: Int, seed: UInt64, step: Int, progress: ProgressLine? = nil) throws -> Result {
         try validate(samples: n)
         let space = policy.space
         let task = space.task
@@ -70,6 +71,7 @@ public enum SampledPassAtK {
             }
             correctTotal += c
             for (i, k) in PassAtK.ks.enumerated() { pass[i] += PassAtK.unbiased(n: n, c: c, k: k) }
+            progress?.advance()
         }
         let count = Double(max(prompts.count, 1))
         return Result(samples: n, passAtK: pass.map { $0 / count },

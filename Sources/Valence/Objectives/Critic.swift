@@ -1,5 +1,5 @@
 /// ppo's tabular critic: one value V[c] per context row, the expected reward of a rollout that
-/// visits c (SPEC 5 table; gamma = lambda = 1, so the target of every position is the final reward).
+/// visits c (docs/model.md 5 table; gamma = lambda = 1, so the target of every position is the final reward).
 ///
 /// V starts at 0. After a step's policy update, each visited row moves toward the mean reward of
 /// that step's visits: V[c] += lr * mean over visits (i, j) of c of (r_i - V[c]). Rows the step did

@@ -1,4 +1,4 @@
-/// Accumulates dJ/dz (SPEC 5.6) from weighted rollouts, one row visit at a time.
+/// Accumulates dJ/dz (docs/model.md 5.6) from weighted rollouts, one row visit at a time.
 ///
 /// For a softmax row, sum_visits A (onehot(y) - pi) = S[y] - T pi, where S sums the advantages
 /// per (row, token) and T per row; so each visit costs two additions and pi is applied once at the

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The parts of an update that go beyond the plain step (SPEC 5.7), read from the run config.
+/// The parts of an update that go beyond the plain step (docs/model.md 5.7), read from the run config.
 /// The defaults reproduce the plain step bit for bit.
 public struct UpdateOptions: Sendable, Equatable {
     /// M: optimizer steps per training step, one per minibatch.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// A policy-gradient objective, defined by the advantage it gives each rollout (SPEC 5 table).
+/// A policy-gradient objective, defined by the advantage it gives each rollout (docs/model.md 5 table).
 public enum Objective: String, Sendable, CaseIterable, Codable {
     case psr
     case nsr
@@ -60,7 +60,7 @@ public enum Objective: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// TOPR's negative-sample weight (SPEC 5 table).
+/// TOPR's negative-sample weight (docs/model.md 5 table).
 public enum TOPR {
     /// min(1, pi_theta(y) / pi_gen(y)) over the whole response, from the summed log-ratio. When the
     /// policy has not moved since generation every term is exactly 0, so the weight is exactly 1.

@@ -1,11 +1,11 @@
-/// The optimizer kind a run uses (SPEC 5.6): all take ascent steps on J.
+/// The optimizer kind a run uses (docs/model.md 5.6): all take ascent steps on J.
 public enum OptimizerKind: String, Sendable, CaseIterable {
     case sgd
     case adam
     /// Adam with decoupled weight decay: z <- z (1 - lr wd) + lr m_hat / (sqrt(v_hat) + eps).
     case adamw
 
-    /// SPEC defaults: 1.0 for sgd, 0.03 for adam (and adamw).
+    /// docs/model.md defaults: 1.0 for sgd, 0.03 for adam (and adamw).
     public var defaultLearningRate: Double { self == .sgd ? 1.0 : 0.03 }
 
     /// Whether the optimizer keeps Adam's first and second moments.
@@ -17,11 +17,11 @@ public enum OptimizerKind: String, Sendable, CaseIterable {
 
 /// Adam's moments over the whole table, and how many steps have been taken.
 ///
-/// Rows that get no gradient in a step still take it: their moments decay (SPEC 6). SGD keeps no
+/// Rows that get no gradient in a step still take it: their moments decay (docs/model.md 6). SGD keeps no
 /// state beyond the step count, so its state file carries `t` only.
 public struct OptimizerState: Sendable, Equatable {
     public var kind: OptimizerKind
-    /// Steps taken so far; the next step uses t + 1 (SPEC: Adam's counter starts at 1).
+    /// Steps taken so far; the next step uses t + 1 (docs/model.md: Adam's counter starts at 1).
     public var t: Int
     public var m: [Double]
     public var v: [Double]

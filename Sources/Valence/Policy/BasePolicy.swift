@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The "pretrained" prior (SPEC 4): maximum likelihood, add-alpha smoothed, on a corpus written by
+/// The "pretrained" prior (docs/model.md 4): maximum likelihood, add-alpha smoothed, on a corpus written by
 /// a noisy student that sometimes forgets the carry and sometimes writes a random digit.
 public struct BasePolicyBuilder: Sendable {
     public var space: ContextSpace

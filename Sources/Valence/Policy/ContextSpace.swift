@@ -1,4 +1,4 @@
-/// The table's row keys (SPEC 3): position j, the operand digits a_j, b_j, and the carry hints
+/// The table's row keys (docs/model.md 3): position j, the operand digits a_j, b_j, and the carry hints
 /// h_{j+1} ... h_{j+w} of the w lower positions.
 ///
 /// Rows are numbered ((j * 10 + a_j) * 10 + b_j) * 3^w + sum_k h_{j+k} * 3^(w-k), so a person can

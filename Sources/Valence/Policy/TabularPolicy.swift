@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The policy: one softmax row of 10 logits per context (SPEC 3).
+/// The policy: one softmax row of 10 logits per context (docs/model.md 3).
 ///
 /// Every probability the experiment uses is a row of this table, so a person can read a policy
 /// file with jq and see exactly what changed between two checkpoints.

@@ -1,5 +1,5 @@
 /// What a random draw is for. Each purpose has its own stream, so adding draws for one purpose
-/// never shifts the numbers of another (SPEC 7).
+/// never shifts the numbers of another (docs/model.md 7).
 public enum Purpose: UInt64, Sendable {
     case split = 1       // train/test prompt sets
     case corpus = 2      // the noisy student's corpus for the base policy

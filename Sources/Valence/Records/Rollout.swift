@@ -1,4 +1,4 @@
-/// The verifier's judgement of one response (SPEC 2).
+/// The verifier's judgement of one response (docs/model.md 2).
 public enum Verdict: String, Sendable, CaseIterable {
     case correct, wrong, malformed
 

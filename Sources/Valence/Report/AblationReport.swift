@@ -169,7 +169,7 @@ public struct AblationReport: Sendable {
         md += "Final exact test-set metrics of each objective under each combination of optimizer, minibatches per step "
         md += "(M) and PPO clipping, as mean ± standard error over seeds (sample sd / sqrt(n)). Entropy is the mean row "
         md += "entropy over test prompts and positions (nats). With tabular softmax and plain SGD, M = 1 and no clip, "
-        md += "PSR and NSR have equal expected gradients (SPEC 5.7): their differences there come from finite samples alone.\n\n"
+        md += "PSR and NSR have equal expected gradients (docs/model.md 5.7): their differences there come from finite samples alone.\n\n"
         let seedCount = Set(runs.map(\.config.seed)).count
         md += "| cell | objective | seeds | " + AblationReport.metrics.map(\.name).joined(separator: " | ") + " | clipped tokens |\n"
         md += "|---|---|---:|" + String(repeating: "---:|", count: AblationReport.metrics.count + 1) + "\n"

@@ -104,7 +104,7 @@ extension ComparisonReport {
     }
 
     var redistributionSection: String {
-        var md = "## Mass redistribution (SPEC 1: where the probability taken from wrong tokens goes)\n\n"
+        var md = "## Mass redistribution (docs/model.md 1: where the probability taken from wrong tokens goes)\n\n"
         md += "For each step, on the rows (contexts) that received at least one wrong sample, comparing checkpoint N-1 with N: "
         md += "*mass removed* is the probability the penalised tokens lost; *corr* is the correlation, pooled over rows and "
         md += "their unsampled tokens, between a token's share of the unsampled tokens' gain and its share of their prior "

@@ -1,23 +1,23 @@
 /// Everything that defines a run, written once by `valence-init` to `RUN/config.json`.
 ///
-/// Defaults are SPEC's. Two digests derive from it: the task id (what fixes the prompt sets) and
+/// Defaults are docs/model.md's. Two digests derive from it: the task id (what fixes the prompt sets) and
 /// the run id (what fixes every number the run produces). The run id leaves out `steps` and
 /// `shards`, so a run can be extended or re-sharded without changing a single record.
 public struct RunConfig: Sendable, Equatable {
     public var seed: UInt64 = 1
-    // Task (SPEC 2)
+    // Task (docs/model.md 2)
     public var digits = 3
     public var trainPrompts = 2000
     public var testPrompts = 1000
-    // Contexts (SPEC 3)
+    // Contexts (docs/model.md 3)
     public var window = 0
-    // Base policy (SPEC 4)
+    // Base policy (docs/model.md 4)
     public var alpha = 0.5
     public var corpus = 20_000
     public var forget = 0.5
     public var noise = 0.1
     public var baseTemperature = 1.0
-    // Training (SPEC 5)
+    // Training (docs/model.md 5)
     public var objective = Objective.wReinforce
     public var lambda = 0.1
     public var batch = 64
@@ -25,7 +25,7 @@ public struct RunConfig: Sendable, Equatable {
     public var optimizer = OptimizerKind.adam
     public var learningRate = 0.03
     public var steps = 60
-    // Update switches (SPEC 5.7); the defaults reproduce the plain step. See docs/objectives.md.
+    // Update switches (docs/model.md 5.7); the defaults reproduce the plain step. See docs/objectives.md.
     /// M, optimizer steps per training step, each on one of M equal minibatches (seeded shuffle).
     public var minibatches = 1
     /// PPO clip epsilon; nil is off.
@@ -44,7 +44,7 @@ public struct RunConfig: Sendable, Equatable {
     public var filterGroups = false
     /// sampled (SPEC 5) or expected (SPEC 8: each prompt's G rollouts replaced by their expectation).
     public var rollouts = RolloutMode.sampled
-    // Evaluation (SPEC 6)
+    // Evaluation (docs/model.md 6)
     public var evalTemperature = 1.0
     public var evalTrain = false
     // Execution: not part of the run's identity.

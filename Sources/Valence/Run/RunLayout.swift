@@ -11,8 +11,8 @@
 /// RUN/steps/NNNNNN/checkpoint/         valence-update: policy + optimizer state after step N
 ///                                      (+ critic.jsonl.zst for ppo)
 /// RUN/steps/NNNNNN/eval/               valence-eval
-/// RUN/metrics.jsonl                    valence-eval: one line per evaluation, rebuilt each time
-/// RUN/.locks/                          empty lock files: one per stage part being written
+/// RUN/metrics.jsonl                    valence-eval: each step's lines appended (see MetricsLog)
+/// RUN/.locks/                          empty lock files: one per stage part (not per step)
 /// ```
 public struct RunLayout: Sendable {
     public let root: String
@@ -62,10 +62,20 @@ public struct RunLayout: Sendable {
     public static func critic(_ step: Int) -> String { "\(checkpoint(step))/critic.jsonl.zst" }
     public static func checkpointManifest(_ step: Int) -> String { "\(checkpoint(step))/MANIFEST.json" }
     public static func evalManifest(_ step: Int) -> String { "\(stepDirectory(step))/eval/MANIFEST.json" }
-    /// The lock a stage part holds while it works: named after the part's manifest, kept outside
-    /// the output directories (which hold only outputs).
+    /// One step's metrics lines; `metrics.jsonl` is these, step after step.
+    public static func evalMetrics(_ step: Int) -> String { "\(stepDirectory(step))/eval/metrics.jsonl" }
+    /// The lock a stage part holds while it works: named after the part's manifest without its
+    /// step (`steps/000007/rollouts/part-00000-of-00002.manifest.json` ->
+    /// `.locks/rollouts_part-00000-of-00002.manifest.json.lock`), so a run keeps one lock file per
+    /// stage part however many steps it takes. The same part of two steps then shares a lock:
+    /// harmless, since a run's steps run one after another. Kept outside the output directories
+    /// (which hold only outputs).
     public static func lock(forManifest manifest: String) -> String {
-        ".locks/" + manifest.replacingSlashes() + ".lock"
+        var name = Substring(manifest)
+        if name.hasPrefix("steps/"), let slash = name.dropFirst(6).firstIndex(of: "/") {
+            name = name[name.index(after: slash)...]
+        }
+        return ".locks/" + String(name).replacingSlashes() + ".lock"
     }
     /// Held while `metrics.jsonl` is rebuilt (evals of different steps share that file).
     public static let metricsLock = ".locks/metrics.jsonl.lock"

@@ -61,7 +61,9 @@ public enum CodecBenchmark {
 
     /// Decodes every line `repetitions` times with `decoder` and keeps the fastest pass. Each pass
     /// starts with a fresh number cache, as each shard a stage reads does.
-    public static func run(_ lines: Lines, as schema: Schema, decoder: Decoder, repetitions: Int) throws -> Result {
+    /// `progress` (if any) advances by one per pass, outside the timed loop.
+    public static func run(_ lines: Lines, as schema: Schema, decoder: Decoder, repetitions: Int,
+                           progress: ProgressLine? = nil) throws -> Result {
         var result = Result(records: lines.ranges.count)
         var r = Rollout()
         let clock = ContinuousClock()
@@ -88,6 +90,7 @@ public enum CodecBenchmark {
                 result.bestNanosecondsPerRecord = min(result.bestNanosecondsPerRecord, ns / Double(max(1, lines.ranges.count)))
                 result.checksum = sum.value
                 result.canonicalLines = canonical
+                progress?.update(done: progress.map { $0.done + 1 } ?? 0)
             }
         }
         return result

@@ -50,7 +50,7 @@ public final class ShardWriter {
         self.path = path
         try FileSystem.makeDirectories(FileSystem.directoryName(path))
         temporaryPath = FileSystem.temporaryName(for: path)
-        file = try OutputFile(path: temporaryPath)
+        do { file = try OutputFile(path: temporaryPath) } catch let error as ValenceError { throw error.naming(path) }
         guard let cctx = ZSTD_createCCtx() else {
             throw ValenceError.io(path: path, detail: "zstd could not allocate a compression context")
         }
@@ -93,7 +93,7 @@ public final class ShardWriter {
                 let produced = UnsafeRawBufferPointer(start: dst.baseAddress, count: n)
                 digest.update(produced)
                 compressedBytes += n
-                try file.write(produced)
+                do { try file.write(produced) } catch let error as ValenceError { throw error.naming(path) }
             }
         }
         json.reset()
@@ -106,8 +106,13 @@ public final class ShardWriter {
     @discardableResult
     public func commit() throws -> ShardSummary {
         if json.count > 0 || !wroteFrame { try compressFrame() }
-        try file.sync()
-        try file.close()
+        // On any failure (ENOSPC at fsync or close, EROFS, ...) deinit removes the temporary file.
+        do {
+            try file.sync()
+            try file.close()
+        } catch let error as ValenceError {
+            throw error.naming(path)
+        }
         try FileSystem.rename(temporaryPath, to: path)
         committed = true
         return ShardSummary(path: path, records: records, bytes: compressedBytes, digest: digest.value)

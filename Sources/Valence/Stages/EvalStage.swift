@@ -1,65 +1,110 @@
-/// `valence-eval`: exact metrics of a checkpoint (SPEC 6), joined with the step's batch and
+/// `valence-eval`: exact metrics of a checkpoint (docs/model.md 6), joined with the step's batch and
 /// gradient statistics, appended to the run's `metrics.jsonl`.
-public enum EvalStage {
+public struct EvalStage: StagePart {
+    public static let name = "eval"
     public static let directory = "eval"
+    public static var allowsStepZero: Bool { true }
 
+    public let step: Int
+    public var shard: Int? { nil }
+    /// > 0: also draw that many rollouts per prompt and record the sampled Pass@k (unbiased
+    /// estimator) next to the exact one; at least the largest k (256).
+    public let samples: Int
+
+    public init(step: Int, samples: Int = 0) {
+        self.step = step
+        self.samples = samples
+    }
+
+    /// Evaluates checkpoint `step` through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
-    ///
-    /// `samples` > 0 also draws that many rollouts per prompt and records the sampled Pass@k
-    /// (unbiased estimator) next to the exact one; it must be at least the largest k (256).
     public static func run(_ env: StageEnvironment, step: Int, samples: Int = 0) throws -> Manifest {
-        try env.checkStep(step, allowZero: true)
         if samples != 0 { try SampledPassAtK.validate(samples: samples) }
+        return try env.run(EvalStage(step: step, samples: samples))
+    }
+
+    /// Upstream manifests read for the metrics line: the checkpoint's (index 0), then split's and,
+    /// with group filtering, weight's parts of the step.
+    public func plan(_ env: StageEnvironment) throws -> StagePlan {
         let config = env.config
-        let update = try env.requireManifest(RunLayout.checkpointManifest(step), from: step == 0 ? "update" : "update", step: step)
+        let shards = config.shards
+        let update = try env.requireManifest(RunLayout.checkpointManifest(step), from: UpdateStage.name, step: step)
+        var upstream = [update]
+        var files = [RunLayout.policy(step), RunLayout.checkpointManifest(step)] + splits(config).map { RunLayout.taskShard($0) }
         var splitManifests: [Manifest] = []
-        var weightManifests: [Manifest] = []
         if step > 0 {
-            for shard in 0..<config.shards {
-                splitManifests.append(try env.requireManifest(
-                    RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: config.shards), from: "split", step: step))
-                if config.filterGroups {
-                    weightManifests.append(try env.requireManifest(
-                        RunLayout.partManifest(step: step, WeightStage.directory, shard: shard, shards: config.shards), from: "weight", step: step))
+            for shard in 0..<shards {
+                let path = RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: shards)
+                splitManifests.append(try env.requireManifest(path, from: SplitStage.name, step: step))
+                files.append(path)
+            }
+            upstream += splitManifests
+            if config.filterGroups {
+                for shard in 0..<shards {
+                    let path = RunLayout.partManifest(step: step, WeightStage.directory, shard: shard, shards: shards)
+                    upstream.append(try env.requireManifest(path, from: WeightStage.name, step: step))
+                    files.append(path)
                 }
             }
-        }
-        let splits = config.evalTrain ? ["test", "train"] : ["test"]
-        let manifestFile = RunLayout.evalManifest(step)
-        let lock = try env.lockPart(manifestFile, stage: "eval")
-        defer { lock.release() }
-        var files = [RunLayout.policy(step), RunLayout.checkpointManifest(step)] + splits.map { RunLayout.taskShard($0) }
-        files += (0..<splitManifests.count).map { RunLayout.partManifest(step: step, SplitStage.directory, shard: $0, shards: config.shards) }
-        files += (0..<weightManifests.count).map { RunLayout.partManifest(step: step, WeightStage.directory, shard: $0, shards: config.shards) }
-        // The step's diagnostics (entropy change, mass redistribution) compare with checkpoint N-1.
-        let sampleShards = splitManifests.flatMap { $0.outputs.filter { $0.schema == Schema.verified.rawValue } }
-        if step > 0 {
-            files += [RunLayout.policy(step - 1), RunLayout.taskShard("train")] + sampleShards.map(\.path)
+            // The step's diagnostics (entropy change, mass redistribution) compare with checkpoint N-1.
+            files += [RunLayout.policy(step - 1), RunLayout.taskShard("train")] + sampleShards(splitManifests).map(\.path)
             // The gradient parts (SPEC 9); runs made before update wrote them have none.
             if FileSystem.exists(env.layout.path(GradientParts.file(step))) { files.append(GradientParts.file(step)) }
         }
-        let inputs = try env.inputDigest(stage: samples > 0 ? "eval samples=\(samples)" : "eval", step: step, files: files)
-        if let done = env.upToDate(manifestFile, inputs: inputs) {
-            env.say("eval: step \(step) is up to date")
-            try rebuildMetrics(env)
-            return done
-        }
+        return StagePlan(manifest: RunLayout.evalManifest(step), files: files,
+                         identity: samples > 0 ? "eval samples=\(samples)" : "eval", upstream: upstream)
+    }
 
+    func splits(_ config: RunConfig) -> [String] { config.evalTrain ? ["test", "train"] : ["test"] }
+
+    func sampleShards(_ splitManifests: [Manifest]) -> [Manifest.Output] {
+        splitManifests.flatMap { $0.outputs.filter { $0.schema == Schema.verified.rawValue } }
+    }
+
+    /// An up-to-date eval still makes sure `metrics.jsonl` holds its lines.
+    public func upToDate(_ env: StageEnvironment, manifest: Manifest) throws {
+        try MetricsLog(layout: env.layout).record(step: step, lines: try FileSystem.readFile(env.layout.path(RunLayout.evalMetrics(step))))
+    }
+
+    public func produce(_ env: StageEnvironment, plan: StagePlan) throws -> StageProduct<EvalStats> {
+        let config = env.config
+        let shards = config.shards
+        let splits = splits(config)
+        let update = try UpdateStats(plan.upstream[0], path: env.layout.path(RunLayout.checkpointManifest(step)))
+        let splitManifests = step > 0 ? Array(plan.upstream[1...shards]) : []
+        let expected = config.rollouts == .expected
+        var batch = SplitStats()
+        // Expected mode (SPEC 8): split's stats are real-valued expectations, read by ExpectedBatch.
+        let expectedBatch = expected && step > 0 ? try ExpectedBatch(env, step: step, split: splitManifests, weight: Array(plan.upstream.dropFirst(1 + shards))) : nil
+        for (shard, m) in splitManifests.enumerated() where !expected {
+            batch = batch + (try SplitStats(m, path: env.layout.path(RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: shards))))
+        }
+        var dropped = WeightStats.Dropped(allCorrect: 0, allWrong: 0, rollouts: 0)
+        if step > 0 && config.filterGroups && !expected {
+            for (shard, m) in plan.upstream[(1 + shards)...].enumerated() {
+                let path = env.layout.path(RunLayout.partManifest(step: step, WeightStage.directory, shard: shard, shards: shards))
+                guard let d = try WeightStats(m, path: path).dropped else {
+                    throw ValenceError.badData(path: path, line: nil, detail: "the run filters groups but the manifest has no dropped counts")
+                }
+                dropped.allCorrect += d.allCorrect
+                dropped.allWrong += d.allWrong
+            }
+        }
+        let sampleShards = sampleShards(splitManifests)
         let space = try config.space
         let policy = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step)), space: space).policy
-        func sum(_ key: String) -> Int { splitManifests.reduce(0) { $0 + ($1.stat(key)?.intValue ?? 0) } }
-        let positives = sum("positives"), negatives = sum("negatives")
+        let positives = batch.positives, negatives = batch.negatives
         var previous: TabularPolicy?
         var redistribution = RedistributionDiagnostic()
-        let parts = step > 0 && files.contains(GradientParts.file(step))
+        let parts = step > 0 && plan.files.contains(GradientParts.file(step))
             ? try GradientParts.read(from: env.layout.path(GradientParts.file(step)), space: space) : nil
         if step > 0 {
             let before = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step - 1)), space: space).policy
             previous = before
-            redistribution = try measureRedistribution(env, step: step, before: before, after: policy, shards: sampleShards)
+            redistribution = try Self.measureRedistribution(env, step: step, before: before, after: policy, shards: sampleShards)
         }
 
-        let metricsFile = "\(RunLayout.stepDirectory(step))/\(directory)/metrics.jsonl"
+        let metricsFile = RunLayout.evalMetrics(step)
         var w = JSONWriter()
         var summaryLine = ""
         for split in splits {
@@ -95,44 +140,32 @@ public enum EvalStage {
                 if step > 0, let value { w.double(value) } else { w.null() }
             }
             if samples > 0 {
+                let progress = env.log == nil ? nil : ProgressLine("eval: step \(step) \(split) sampled Pass@k (n = \(samples))",
+                                                               total: prompts.pairs.count, unit: "prompts")
                 let sampled = try SampledPassAtK.evaluate(policy: policy, prompts: prompts.pairs, temperature: config.evalTemperature,
-                                                          samples: samples, seed: config.seed, step: step)
+                                                          samples: samples, seed: config.seed, step: step, progress: progress)
+                progress?.finish()
                 w.key("sampled_n"); w.int(samples)
                 for (k, v) in zip(PassAtK.ks, sampled.passAtK) {
                     w.key("sampled_pass@\(k)"); w.double(v)
                 }
             }
-            if step > 0 && config.rollouts == .expected {
-                // SPEC 8: the batch statistics are expectations (real numbers), summed by split.
-                func real(_ key: String, _ manifests: [Manifest]) -> Double { manifests.reduce(0) { $0 + ($1.stat(key)?.doubleValue ?? 0) } }
-                let prompts = real("groups", splitManifests)
-                w.key("batch_correct"); w.double(prompts > 0 ? real("p_sum", splitManifests) / prompts : 0)
-                for key in ["positives", "negatives", "solved_all", "solved_none", "solved_some"] {
-                    w.key(key); w.double(real(key, splitManifests))
-                }
-                for key in ["grad_norm", "grad_norm_psr", "grad_norm_nsr"] {
-                    w.key(key); w.double(update.stat(key)?.doubleValue ?? 0)
-                }
-                if config.filterGroups {
-                    for key in ["dropped_groups_all_correct", "dropped_groups_all_wrong"] {
-                        w.key(key); w.double(real(key, weightManifests))
-                    }
-                }
+            if let expectedBatch {
+                expectedBatch.write(into: &w, update: update)
             } else if step > 0 {
                 let total = positives + negatives
                 w.key("batch_correct"); w.double(total > 0 ? Double(positives) / Double(total) : 0)
                 w.key("positives"); w.int(positives)
                 w.key("negatives"); w.int(negatives)
-                w.key("solved_all"); w.int(sum("solved_all"))
-                w.key("solved_none"); w.int(sum("solved_none"))
-                w.key("solved_some"); w.int(sum("solved_some"))
-                for key in ["grad_norm", "grad_norm_psr", "grad_norm_nsr"] {
-                    w.key(key); w.double(update.stat(key)?.doubleValue ?? 0)
-                }
+                w.key("solved_all"); w.int(batch.solvedAll)
+                w.key("solved_none"); w.int(batch.solvedNone)
+                w.key("solved_some"); w.int(batch.solvedSome)
+                w.key("grad_norm"); w.double(update.gradNorm)
+                w.key("grad_norm_psr"); w.double(update.gradNormPSR)
+                w.key("grad_norm_nsr"); w.double(update.gradNormNSR)
                 if config.filterGroups {
-                    for key in ["dropped_groups_all_correct", "dropped_groups_all_wrong"] {
-                        w.key(key); w.int(weightManifests.reduce(0) { $0 + ($1.stat(key)?.intValue ?? 0) })
-                    }
+                    w.key("dropped_groups_all_correct"); w.int(dropped.allCorrect)
+                    w.key("dropped_groups_all_wrong"); w.int(dropped.allWrong)
                 }
             } else {
                 for key in ["batch_correct", "positives", "negatives", "solved_all", "solved_none", "solved_some",
@@ -147,18 +180,15 @@ public enum EvalStage {
             }
         }
         try FileSystem.writeAtomically(env.layout.path(metricsFile), bytes: w.bytes)
-        let manifest = Manifest(
-            stage: "eval", run: env.runID, step: step, shard: nil, shards: nil, inputs: inputs,
+        // metrics.jsonl before the manifest (which the skeleton writes last): a crash between the
+        // two leaves the step unevaluated, so the rerun evaluates it again, writes the same bytes and
+        // finds them already appended. The other order could leave a finished run whose
+        // metrics.jsonl lacks its last line.
+        try MetricsLog(layout: env.layout).record(step: step, lines: w.bytes)
+        return StageProduct(
             outputs: [.init(path: metricsFile, schema: Schema.metrics.rawValue, records: splits.count, bytes: w.bytes.count, digest: Digest.of(w.bytes).value)],
-            stats: [("splits", .array(splits.map { .string($0) }))]
-        )
-        // metrics.jsonl first, the manifest last: a crash between the two leaves the step
-        // unevaluated, so the rerun evaluates it again and rewrites the same bytes. The other order
-        // could leave a finished run whose metrics.jsonl lacks its last line.
-        try rebuildMetrics(env, including: step)
-        try manifest.write(to: env.layout.path(manifestFile))
-        env.say("eval: step \(step)/\(config.steps) \(config.objective.rawValue) w\(config.window): \(summaryLine)")
-        return manifest
+            stats: EvalStats(splits: splits),
+            summary: "step \(step)/\(config.steps) \(config.objective.rawValue) w\(config.window): \(summaryLine)")
     }
 
     /// The mass-redistribution diagnostic of step `step` (see ``RedistributionDiagnostic``): which
@@ -203,24 +233,5 @@ public enum EvalStage {
                            penalised: penalised[r], sampled: sampled[r], correct: correct[r])
         }
         return diagnostic
-    }
-
-    /// Rewrites `RUN/metrics.jsonl` from every evaluated step, in step order: rerunning an eval can
-    /// never duplicate a line, and a crash mid-write leaves the previous complete file.
-    /// `including` names a step whose eval file is written but whose manifest is not yet.
-    public static func rebuildMetrics(_ env: StageEnvironment, including pending: Int? = nil) throws {
-        // Evals of different steps may finish at once; the file is rebuilt by one at a time.
-        let lock = try FileLock.acquire(env.layout.path(RunLayout.metricsLock)) {}
-        defer { lock.release() }
-        var bytes: [UInt8] = []
-        let names = (try? FileSystem.list(env.layout.path("steps"))) ?? []
-        for name in names {
-            guard let step = Int(name),
-                  step == pending || FileSystem.exists(env.layout.path(RunLayout.evalManifest(step))) else { continue }
-            bytes += try FileSystem.readFile(env.layout.path("\(RunLayout.stepDirectory(step))/\(directory)/metrics.jsonl"))
-        }
-        if (try? FileSystem.readFile(env.layout.metrics)) != bytes {
-            try FileSystem.writeAtomically(env.layout.metrics, bytes: bytes)
-        }
     }
 }

@@ -4,11 +4,12 @@
 /// generate it never reads the reference answer. No randomness is used beyond the prompt draw.
 extension GenerateStage {
     static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+        try env.checkStep(step)
         let config = env.config
         _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)
         let policyFile = RunLayout.policy(step - 1), trainFile = RunLayout.taskShard("train")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: config.shards)
-        return try env.expectedPart(stage: "generate", step: step, shard: shard, manifest: manifestFile, files: [policyFile, trainFile]) {
+        return try env.expectedPart(GenerateStage.self, step: step, shard: shard, manifest: manifestFile, files: [policyFile, trainFile]) { env in
             let space = try config.space
             let policy = try TabularPolicy.read(from: env.layout.path(policyFile), space: space).policy
             let probs = policy.probabilities()
@@ -27,7 +28,7 @@ extension GenerateStage {
                 return r
             }
             let out = try env.writeExpected(records, to: RunLayout.shard(step: step, directory, shard: shard, shards: config.shards))
-            return ([out], [("prompts", .int(records.count)), ("rollouts", .string("expected"))],
+            return ([out], [("prompts", .int(records.count)), ("rollouts", .int(records.count)), ("mode", .string("expected"))],
                     "\(records.count) prompts, expected over \(config.group) rollouts each")
         }
     }

@@ -1,25 +1,36 @@
 /// `valence-generate`: samples G rollouts per drawn prompt from the previous checkpoint's policy.
-public enum GenerateStage {
+public struct GenerateStage: StagePart {
+    public static let name = "generate"
     public static let directory = "rollouts"
 
+    public let step: Int
+    /// The shard this part writes.
+    public let part: Int
+    public var shard: Int? { part }
+
+    public init(step: Int, shard: Int) {
+        self.step = step
+        part = shard
+    }
+
+    /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        try env.checkStep(step)
         if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
+        return try env.run(GenerateStage(step: step, shard: shard))
+    }
+
+    public func plan(_ env: StageEnvironment) throws -> StagePlan {
+        _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)
+        return StagePlan(manifest: RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards),
+                         files: [RunLayout.policy(step - 1), RunLayout.taskShard("train")], identity: Self.name)
+    }
+
+    public func produce(_ env: StageEnvironment, plan: StagePlan) throws -> StageProduct<GenerateStats> {
         let config = env.config
         let shards = config.shards
-        _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)
-        let policyFile = RunLayout.policy(step - 1)
-        let trainFile = RunLayout.taskShard("train")
-        let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
-        let lock = try env.lockPart(manifestFile, stage: "generate")
-        defer { lock.release() }
-        let inputs = try env.inputDigest(stage: "generate", step: step, shard: shard, files: [policyFile, trainFile])
-        if let done = env.upToDate(manifestFile, inputs: inputs) {
-            env.say("generate: step \(step) part \(shard + 1)/\(shards) is up to date")
-            return done
-        }
-
+        let shard = part
+        let policyFile = plan.files[0]
         let space = try config.space
         let L = space.length
         let policy = try TabularPolicy.read(from: env.layout.path(policyFile), space: space).policy
@@ -37,7 +48,7 @@ public enum GenerateStage {
         let draw = BatchDraw.prompts(seed: config.seed, step: step, trainCount: prompts.count, batch: config.batch)
         let mine = BatchDraw.slice(draw, shard: shard, shards: shards)
 
-        let outFile = RunLayout.shard(step: step, directory, shard: shard, shards: shards)
+        let outFile = RunLayout.shard(step: step, Self.directory, shard: shard, shards: shards)
         let writer = try ShardWriter(path: env.layout.path(outFile))
         var rollout = Rollout()
         rollout.run = env.runID
@@ -69,13 +80,9 @@ public enum GenerateStage {
             }
         }
         let summary = try writer.commit()
-        let manifest = Manifest(
-            stage: "generate", run: env.runID, step: step, shard: shard, shards: shards, inputs: inputs,
-            outputs: [.init(path: outFile, schema: Schema.rollout.rawValue, records: summary.records, bytes: summary.bytes, digest: summary.digest)],
-            stats: [("prompts", .int(mine.count)), ("rollouts", .int(summary.records))]
-        )
-        try manifest.write(to: env.layout.path(manifestFile))
-        env.say("generate: step \(step) part \(shard + 1)/\(shards): \(mine.count) prompts x \(config.group) = \(summary.records) rollouts")
-        return manifest
+        return StageProduct(
+            outputs: [.init(path: outFile, schema: .rollout, summary)],
+            stats: GenerateStats(prompts: mine.count, rollouts: summary.records),
+            summary: "\(place(env)): \(mine.count) prompts x \(config.group) = \(summary.records) rollouts")
     }
 }

@@ -9,10 +9,11 @@ import Glibc
 /// summed in the manifest, where eval reads them).
 extension SplitStage {
     static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+        try env.checkStep(step)
         let config = env.config
-        let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: shard, from: "verify")
+        let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: shard, from: "verify").outputs[0]
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: config.shards)
-        return try env.expectedPart(stage: "split", step: step, shard: shard, manifest: manifestFile, files: [input.path]) {
+        return try env.expectedPart(SplitStage.self, step: step, shard: shard, manifest: manifestFile, files: [input.path]) { env in
             let G = Double(config.group)
             var records: [ExpectedRecord] = []
             var sums = (p: 0.0, positives: 0.0, negatives: 0.0, all: 0.0, none: 0.0)

@@ -1,25 +1,35 @@
 /// `valence-split`: separates verified rollouts into positive (PSR) and negative (NSR) shards and
 /// writes each prompt's group counts, so later stages never have to re-join the two.
-public enum SplitStage {
+public struct SplitStage: StagePart {
+    public static let name = "split"
     public static let directory = "split"
 
+    public let step: Int
+    /// The shard this part writes.
+    public let part: Int
+    public var shard: Int? { part }
+
+    public init(step: Int, shard: Int) {
+        self.step = step
+        part = shard
+    }
+
+    /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        try env.checkStep(step)
         if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
-        let shards = env.config.shards
-        let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: shard, from: "verify")
-        let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
-        let lock = try env.lockPart(manifestFile, stage: "split")
-        defer { lock.release() }
-        let inputs = try env.inputDigest(stage: "split", step: step, shard: shard, files: [input.path])
-        if let done = env.upToDate(manifestFile, inputs: inputs) {
-            env.say("split: step \(step) part \(shard + 1)/\(shards) is up to date")
-            return done
-        }
+        return try env.run(SplitStage(step: step, shard: shard))
+    }
 
+    public func plan(_ env: StageEnvironment) throws -> StagePlan {
+        let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: part, from: VerifyStage.name)
+        return StagePlan(manifest: RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards),
+                         files: [input.outputs[0].path], identity: Self.name, upstream: [input])
+    }
+
+    public func produce(_ env: StageEnvironment, plan: StagePlan) throws -> StageProduct<SplitStats> {
         let files = ["positive", "negative", "groups"].map {
-            RunLayout.shard(step: step, "\(directory)/\($0)", shard: shard, shards: shards)
+            RunLayout.shard(step: step, "\(Self.directory)/\($0)", shard: part, shards: env.config.shards)
         }
         let positive = try ShardWriter(path: env.layout.path(files[0]))
         let negative = try ShardWriter(path: env.layout.path(files[1]))
@@ -27,7 +37,7 @@ public enum SplitStage {
         // A struct rather than locals shared with a nested function: a local var captured by two
         // closures is boxed and pays a dynamic exclusivity check on every record.
         var tally = GroupTally(run: env.runID, step: step)
-        try env.forEachRollout(input, as: .verified, step: step) { r, core in
+        try env.forEachRollout(plan.upstream[0].outputs[0], as: .verified, step: step) { r, core in
             if r.prompt != tally.group.prompt {
                 try tally.flush(into: groups)
                 tally.start(prompt: r.prompt)
@@ -38,21 +48,14 @@ public enum SplitStage {
             try out.endRecord()
         }
         try tally.flush(into: groups)
-        let (solvedAll, solvedNone, solvedSome) = (tally.solvedAll, tally.solvedNone, tally.solvedSome)
         let summaries = [try positive.commit(), try negative.commit(), try groups.commit()]
         let schemas = [Schema.verified, .verified, .group]
-        let manifest = Manifest(
-            stage: "split", run: env.runID, step: step, shard: shard, shards: shards, inputs: inputs,
-            outputs: (0..<3).map { .init(path: files[$0], schema: schemas[$0].rawValue, records: summaries[$0].records, bytes: summaries[$0].bytes, digest: summaries[$0].digest) },
-            stats: [
-                ("positives", .int(summaries[0].records)), ("negatives", .int(summaries[1].records)),
-                ("groups", .int(summaries[2].records)), ("solved_all", .int(solvedAll)),
-                ("solved_none", .int(solvedNone)), ("solved_some", .int(solvedSome)),
-            ]
-        )
-        try manifest.write(to: env.layout.path(manifestFile))
-        env.say("split: step \(step) part \(shard + 1)/\(shards): \(summaries[0].records) positive, \(summaries[1].records) negative, \(summaries[2].records) groups")
-        return manifest
+        var stats = SplitStats()
+        (stats.positives, stats.negatives, stats.groups) = (summaries[0].records, summaries[1].records, summaries[2].records)
+        (stats.solvedAll, stats.solvedNone, stats.solvedSome) = (tally.solvedAll, tally.solvedNone, tally.solvedSome)
+        return StageProduct(
+            outputs: (0..<3).map { .init(path: files[$0], schema: schemas[$0], summaries[$0]) }, stats: stats,
+            summary: "\(place(env)): \(stats.positives) positive, \(stats.negatives) negative, \(stats.groups) groups")
     }
 }
 

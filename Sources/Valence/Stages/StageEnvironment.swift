@@ -88,14 +88,16 @@ public struct StageEnvironment: Sendable {
         return m
     }
 
-    /// The one shard an upstream stage part wrote (generate's rollouts, verify's verified records),
-    /// after checking that part's manifest as ``requireManifest(_:from:step:)`` does.
-    func upstreamShard(step: Int, _ directory: String, shard: Int, from stage: String) throws -> Manifest.Output {
+    /// The manifest of an upstream stage part that wrote one shard (generate's rollouts, verify's
+    /// verified records), checked as ``requireManifest(_:from:step:)`` does and known to list it
+    /// first.
+    func upstreamShard(step: Int, _ directory: String, shard: Int, from stage: String) throws -> Manifest {
         let path = RunLayout.partManifest(step: step, directory, shard: shard, shards: config.shards)
-        guard let output = try requireManifest(path, from: stage, step: step).outputs.first else {
+        let manifest = try requireManifest(path, from: stage, step: step)
+        guard !manifest.outputs.isEmpty else {
             throw ValenceError.badData(path: layout.path(path), line: nil, detail: "lists no output")
         }
-        return output
+        return manifest
     }
 
     /// Streams a step shard's rollouts, checking what every step shard guarantees: this run, this

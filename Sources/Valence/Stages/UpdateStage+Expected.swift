@@ -6,6 +6,7 @@
 /// expected reward: V[c] += critic_lr * mean over the step's visits (x, j) of c of (p_x - V[c]).
 extension UpdateStage {
     static func runExpected(_ env: StageEnvironment, step: Int) throws -> Manifest {
+        try env.checkStep(step)
         let config = env.config
         _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)
         var inputs: [Manifest.Output] = []
@@ -22,7 +23,7 @@ extension UpdateStage {
         let criticFile = isPPO ? RunLayout.critic(step - 1) : nil
         let baseFile = config.klCoef != 0 ? RunLayout.policy(0) : nil
         let files = [policyFile, stateFile] + [criticFile, baseFile].compactMap { $0 } + inputs.map(\.path)
-        return try env.expectedPart(stage: "update", step: step, shard: nil, manifest: RunLayout.checkpointManifest(step), files: files) {
+        return try env.expectedPart(UpdateStage.self, step: step, shard: nil, manifest: RunLayout.checkpointManifest(step), files: files) { env in
             let space = try config.space
             let L = space.length
             var policy = try TabularPolicy.read(from: env.layout.path(policyFile), space: space).policy
@@ -91,6 +92,8 @@ extension UpdateStage {
             if let critic { outputs.append(output(RunLayout.critic(step), .critic, try critic.write(to: env.layout.path(RunLayout.critic(step))))) }
             var stats: [(String, JSONValue)] = [("t", .int(state.t)), ("grad_norm", .double(norm.total)),
                                                 ("grad_norm_psr", .double(norm.psr)), ("grad_norm_nsr", .double(norm.nsr)),
+                                                // Each part's accumulator visits every prompt's L rows once.
+                                                ("visits_psr", .int(prompts * L)), ("visits_nsr", .int(prompts * L)),
                                                 ("prompts", .int(prompts)), ("rollouts", .string("expected"))]
             if config.gradClip != nil { stats.append(("grad_clipped_steps", .int(clipped ? 1 : 0))) }
             return (outputs, stats, "|g| = \(formatNumber(norm.total, decimals: 5)) (psr \(formatNumber(norm.psr, decimals: 5)), nsr \(formatNumber(norm.nsr, decimals: 5))), expected over \(prompts) prompts")

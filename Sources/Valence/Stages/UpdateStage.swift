@@ -1,41 +1,52 @@
 /// `valence-update`: the optimizer steps of a training step on J from all of its weighted shards
-/// (SPEC 5.6 and 5.7).
+/// (docs/model.md 5.6 and 5.7).
 ///
 /// With M = 1 (the default) it streams the shards once: one ``MinibatchGradient`` under the
 /// checkpoint's policy, one optimizer step. With M > 1 it holds the step's rollouts in a
 /// ``StepBatch`` and takes M optimizer steps, each minibatch measured under the policy the previous
 /// one produced. Either way the sums follow the canonical (prompt, sample) order, so the result does
 /// not depend on how the step was sharded. For ppo it also moves the critic after the policy.
-public enum UpdateStage {
+public struct UpdateStage: StagePart {
+    public static let name = "update"
+
+    public let step: Int
+    public var shard: Int? { nil }
+
+    public init(step: Int) { self.step = step }
+
+    /// Runs the step's update through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int) throws -> Manifest {
-        try env.checkStep(step)
         if env.config.rollouts == .expected { return try runExpected(env, step: step) }
-        let config = env.config
-        let shards = config.shards
-        let options = UpdateOptions(config: config)
-        let isPPO = config.objective == .ppo
-        _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)
+        return try env.run(UpdateStage(step: step))
+    }
+
+    /// The checkpoint files read: policy and optimizer state, then ppo's critic and, with a KL
+    /// penalty, the base policy.
+    func checkpointFiles(_ config: RunConfig) -> (policy: String, state: String, critic: String?, base: String?) {
+        (RunLayout.policy(step - 1), RunLayout.optimizerState(step - 1),
+         config.objective == .ppo ? RunLayout.critic(step - 1) : nil, config.klCoef != 0 ? RunLayout.policy(0) : nil)
+    }
+
+    public func plan(_ env: StageEnvironment) throws -> StagePlan {
+        let shards = env.config.shards
+        _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: Self.name, step: step - 1)
         var weighted: [Manifest] = []
         for shard in 0..<shards {
             weighted.append(try env.requireManifest(
-                RunLayout.partManifest(step: step, WeightStage.directory, shard: shard, shards: shards), from: "weight", step: step))
+                RunLayout.partManifest(step: step, WeightStage.directory, shard: shard, shards: shards), from: WeightStage.name, step: step))
         }
-        let policyFile = RunLayout.policy(step - 1)
-        let stateFile = RunLayout.optimizerState(step - 1)
-        let criticFile = isPPO ? RunLayout.critic(step - 1) : nil
-        let baseFile = config.klCoef != 0 ? RunLayout.policy(0) : nil
-        let inputFiles = weighted.flatMap { $0.outputs.map(\.path) }
-        let manifestFile = RunLayout.checkpointManifest(step)
-        let lock = try env.lockPart(manifestFile, stage: "update")
-        defer { lock.release() }
-        let inputs = try env.inputDigest(stage: "update", step: step,
-                                         files: [policyFile, stateFile] + [criticFile, baseFile].compactMap { $0 } + inputFiles)
-        if let done = env.upToDate(manifestFile, inputs: inputs) {
-            env.say("update: step \(step) is up to date")
-            return done
-        }
+        let c = checkpointFiles(env.config)
+        return StagePlan(manifest: RunLayout.checkpointManifest(step),
+                         files: [c.policy, c.state] + [c.critic, c.base].compactMap { $0 } + weighted.flatMap { $0.outputs.map(\.path) },
+                         identity: Self.name, upstream: weighted)
+    }
 
+    public func produce(_ env: StageEnvironment, plan: StagePlan) throws -> StageProduct<UpdateStats> {
+        let config = env.config
+        let options = UpdateOptions(config: config)
+        let weighted = plan.upstream
+        let (policyFile, stateFile, criticFile, baseFile) = checkpointFiles(config)
         let space = try config.space
         let L = space.length
         var policy = try TabularPolicy.read(from: env.layout.path(policyFile), space: space).policy
@@ -143,32 +154,28 @@ public enum UpdateStage {
         let p = try policy.write(to: env.layout.path(RunLayout.policy(step)))
         let o = try state.write(to: env.layout.path(RunLayout.optimizerState(step)), space: space)
         var outputs: [Manifest.Output] = [
-            .init(path: RunLayout.policy(step), schema: Schema.policy.rawValue, records: p.records, bytes: p.bytes, digest: p.digest),
-            .init(path: RunLayout.optimizerState(step), schema: Schema.adam.rawValue, records: o.records, bytes: o.bytes, digest: o.digest),
+            .init(path: RunLayout.policy(step), schema: .policy, p),
+            .init(path: RunLayout.optimizerState(step), schema: .adam, o),
         ]
         // The step's PSR and NSR parts, for eval's entropy directions (SPEC 9).
         let g = try GradientParts(space: space, psr: sum.psr, nsr: sum.nsr).write(to: env.layout.path(GradientParts.file(step)))
-        outputs.append(.init(path: GradientParts.file(step), schema: Schema.gradient.rawValue, records: g.records, bytes: g.bytes, digest: g.digest))
+        outputs.append(.init(path: GradientParts.file(step), schema: .gradient, g))
         if let critic {
             let c = try critic.write(to: env.layout.path(RunLayout.critic(step)))
-            outputs.append(.init(path: RunLayout.critic(step), schema: Schema.critic.rawValue, records: c.records, bytes: c.bytes, digest: c.digest))
+            outputs.append(.init(path: RunLayout.critic(step), schema: .critic, c))
         }
-        var stats: [(String, JSONValue)] = [
-            ("t", .int(state.t)),
-            ("grad_norm", .double(frobeniusNorm(sum.total))),
-            ("grad_norm_psr", .double(frobeniusNorm(sum.psr))),
-            ("grad_norm_nsr", .double(frobeniusNorm(sum.nsr))),
-            ("visits_psr", .int(positiveRollouts * L)),
-            ("visits_nsr", .int((rollouts - positiveRollouts) * L)),
-        ]
-        if M > 1 { stats.append(("minibatches", .int(M))) }
-        if config.clip != nil { stats.append(("clip_fraction", .double(tokens > 0 ? Double(clipped) / Double(tokens) : 0))) }
-        if config.gradClip != nil { stats.append(("grad_clipped_steps", .int(clippedSteps))) }
-        if options.topr { stats.append(("topr_mean_weight", .double(toprCount > 0 ? toprSum / Double(toprCount) : 1))) }
-        let manifest = Manifest(stage: "update", run: env.runID, step: step, shard: nil, shards: nil, inputs: inputs,
-                                outputs: outputs, stats: stats)
-        try manifest.write(to: env.layout.path(manifestFile))
-        env.say("update: step \(step): |g| = \(formatNumber(frobeniusNorm(sum.total), decimals: 5)) (psr \(formatNumber(frobeniusNorm(sum.psr), decimals: 5)), nsr \(formatNumber(frobeniusNorm(sum.nsr), decimals: 5)))" + (M > 1 ? ", \(M) minibatches" : ""))
-        return manifest
+        var stats = UpdateStats(t: state.t)
+        stats.gradNorm = frobeniusNorm(sum.total)
+        stats.gradNormPSR = frobeniusNorm(sum.psr)
+        stats.gradNormNSR = frobeniusNorm(sum.nsr)
+        stats.visitsPSR = positiveRollouts * L
+        stats.visitsNSR = (rollouts - positiveRollouts) * L
+        if M > 1 { stats.minibatches = M }
+        if config.clip != nil { stats.clipFraction = tokens > 0 ? Double(clipped) / Double(tokens) : 0 }
+        if config.gradClip != nil { stats.gradClippedSteps = clippedSteps }
+        if options.topr { stats.toprMeanWeight = toprCount > 0 ? toprSum / Double(toprCount) : 1 }
+        return StageProduct(
+            outputs: outputs, stats: stats,
+            summary: "step \(step): |g| = \(formatNumber(stats.gradNorm, decimals: 5)) (psr \(formatNumber(stats.gradNormPSR, decimals: 5)), nsr \(formatNumber(stats.gradNormNSR, decimals: 5)))" + (M > 1 ? ", \(M) minibatches" : ""))
     }
 }

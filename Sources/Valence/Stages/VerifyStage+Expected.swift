@@ -4,11 +4,12 @@
 /// p_x = prod_j pi(a_j | c_j(x)); every other response is wrong or malformed (reward 0).
 extension VerifyStage {
     static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+        try env.checkStep(step)
         let config = env.config
-        let input = try env.upstreamShard(step: step, GenerateStage.directory, shard: shard, from: "generate")
+        let input = try env.upstreamShard(step: step, GenerateStage.directory, shard: shard, from: "generate").outputs[0]
         let trainFile = RunLayout.taskShard("train")
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: config.shards)
-        return try env.expectedPart(stage: "verify", step: step, shard: shard, manifest: manifestFile, files: [input.path, trainFile]) {
+        return try env.expectedPart(VerifyStage.self, step: step, shard: shard, manifest: manifestFile, files: [input.path, trainFile]) { env in
             let task = try config.task
             let prompts = try TaskPrompts.load(env, split: "train", withAnswers: true)
             var records: [ExpectedRecord] = []

@@ -3,6 +3,7 @@
 /// (``ExpectedWeight``), from the objective's own advantage rule (with group filtering when on).
 extension WeightStage {
     static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+        try env.checkStep(step)
         let config = env.config
         let upstreamFile = RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: config.shards)
         let upstream = try env.requireManifest(upstreamFile, from: "split", step: step)
@@ -10,7 +11,7 @@ extension WeightStage {
             throw ValenceError.badData(path: env.layout.path(upstreamFile), line: nil, detail: "lists no expected shard (a sampled run's split?)")
         }
         let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: config.shards)
-        return try env.expectedPart(stage: "weight", step: step, shard: shard, manifest: manifestFile, files: [input.path]) {
+        return try env.expectedPart(WeightStage.self, step: step, shard: shard, manifest: manifestFile, files: [input.path]) { env in
             let rule = ExpectedWeight.advantageRule(config)
             var records: [ExpectedRecord] = []
             var sums = (psr: 0.0, nsr: 0.0, all: 0.0, none: 0.0)

@@ -1,45 +1,75 @@
-/// `valence-weight`: gives each rollout its objective's advantage (SPEC 5 table).
+/// `valence-weight`: gives each rollout its objective's advantage (docs/model.md 5 table).
 ///
 /// It reads only what the objective needs: psr never opens the negative shard, nsr never the
 /// positive one, and only group-relative objectives (grpo, rloo, dr-grpo) and group filtering read
 /// the group counts. ppo also reads the critic of the previous checkpoint and writes per-token
 /// advantages (`adv_tokens`). With group filtering, rollouts of groups that are all correct or all
 /// wrong are left out, and the dropped counts go into the manifest's stats.
-public enum WeightStage {
+public struct WeightStage: StagePart {
+    public static let name = "weight"
     public static let directory = "weighted"
 
+    public let step: Int
+    /// The shard this part writes.
+    public let part: Int
+    public var shard: Int? { part }
+
+    public init(step: Int, shard: Int) {
+        self.step = step
+        part = shard
+    }
+
+    /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        try env.checkStep(step)
         if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
+        return try env.run(WeightStage(step: step, shard: shard))
+    }
+
+    /// The split shards the objective needs, in the order read: positive, negative (as needed).
+    struct Reads {
+        var shards: [(kind: String, output: Manifest.Output)] = []
+        var groups: Manifest.Output?
+        var critic: String?
+    }
+
+    /// What to read of the split part whose manifest is `upstream`.
+    func reads(_ env: StageEnvironment, upstream: Manifest) throws -> Reads {
         let config = env.config
         let objective = config.objective
-        let shards = config.shards
-        let upstreamFile = RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: shards)
-        let upstream = try env.requireManifest(upstreamFile, from: "split", step: step)
+        let upstreamFile = RunLayout.partManifest(step: step, SplitStage.directory, shard: part, shards: config.shards)
         func input(_ kind: String) throws -> Manifest.Output {
             guard let o = upstream.outputs.first(where: { $0.path.contains("/\(SplitStage.directory)/\(kind)/") }) else {
                 throw ValenceError.badData(path: env.layout.path(upstreamFile), line: nil, detail: "lists no \(kind) shard")
             }
             return o
         }
-        var reads: [(kind: String, output: Manifest.Output)] = []
-        if objective.readsPositives { reads.append(("positive", try input("positive"))) }
-        if objective.readsNegatives { reads.append(("negative", try input("negative"))) }
-        let needsGroups = objective.readsGroups || config.filterGroups
-        let groupsInput = needsGroups ? try input("groups") : nil
-        let criticFile = objective == .ppo ? RunLayout.critic(step - 1) : nil
+        var reads = Reads()
+        if objective.readsPositives { reads.shards.append(("positive", try input("positive"))) }
+        if objective.readsNegatives { reads.shards.append(("negative", try input("negative"))) }
+        if objective.readsGroups || config.filterGroups { reads.groups = try input("groups") }
+        if objective == .ppo { reads.critic = RunLayout.critic(step - 1) }
+        return reads
+    }
 
-        let manifestFile = RunLayout.partManifest(step: step, directory, shard: shard, shards: shards)
-        let lock = try env.lockPart(manifestFile, stage: "weight")
-        defer { lock.release() }
-        let inputs = try env.inputDigest(stage: "weight", step: step, shard: shard,
-                                         files: reads.map(\.output.path) + (groupsInput.map { [$0.path] } ?? [])
-                                             + (criticFile.map { [$0] } ?? []))
-        if let done = env.upToDate(manifestFile, inputs: inputs) {
-            env.say("weight: step \(step) part \(shard + 1)/\(shards) is up to date")
-            return done
-        }
+    public func plan(_ env: StageEnvironment) throws -> StagePlan {
+        let upstreamFile = RunLayout.partManifest(step: step, SplitStage.directory, shard: part, shards: env.config.shards)
+        let upstream = try env.requireManifest(upstreamFile, from: SplitStage.name, step: step)
+        let r = try reads(env, upstream: upstream)
+        return StagePlan(manifest: RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards),
+                         files: r.shards.map(\.output.path) + (r.groups.map { [$0.path] } ?? []) + (r.critic.map { [$0] } ?? []),
+                         identity: Self.name, upstream: [upstream])
+    }
+
+    public func produce(_ env: StageEnvironment, plan: StagePlan) throws -> StageProduct<WeightStats> {
+        let config = env.config
+        let objective = config.objective
+        let shards = config.shards
+        let shard = part
+        let inputs = try reads(env, upstream: plan.upstream[0])
+        let needsGroups = inputs.groups != nil
+        let groupsInput = inputs.groups
+        let criticFile = inputs.critic
 
         // Group counts by prompt, for the group-relative objectives.
         var correctByPrompt: [Int: Int] = [:]
@@ -79,9 +109,9 @@ public enum WeightStage {
         var rowsPrompt = -1
 
         var outputs: [Manifest.Output] = []
-        var stats: [(String, JSONValue)] = [("objective", .string(objective.rawValue))]
-        for (kind, output) in reads {
-            let outFile = RunLayout.shard(step: step, "\(directory)/\(kind)", shard: shard, shards: shards)
+        var stats = WeightStats(objective: objective.rawValue)
+        for (kind, output) in inputs.shards {
+            let outFile = RunLayout.shard(step: step, "\(Self.directory)/\(kind)", shard: shard, shards: shards)
             let writer = try ShardWriter(path: env.layout.path(outFile))
             var sum = 0.0
             try env.forEachRollout(output, as: .verified, step: step) { r, core in
@@ -111,19 +141,18 @@ public enum WeightStage {
                 try writer.endRecord()
             }
             let s = try writer.commit()
-            outputs.append(.init(path: outFile, schema: Schema.weighted.rawValue, records: s.records, bytes: s.bytes, digest: s.digest))
-            stats.append((kind == "positive" ? "positives" : "negatives", .int(s.records)))
-            stats.append((kind == "positive" ? "adv_sum_positive" : "adv_sum_negative", .double(sum)))
+            outputs.append(.init(path: outFile, schema: .weighted, s))
+            if kind == "positive" {
+                (stats.positives, stats.advantageSumPositive) = (s.records, sum)
+            } else {
+                (stats.negatives, stats.advantageSumNegative) = (s.records, sum)
+            }
         }
         if config.filterGroups {
-            stats.append(("dropped_groups_all_correct", .int(dropAllCorrect)))
-            stats.append(("dropped_groups_all_wrong", .int(dropAllWrong)))
-            stats.append(("dropped_rollouts", .int((dropAllCorrect + dropAllWrong) * config.group)))
+            stats.dropped = .init(allCorrect: dropAllCorrect, allWrong: dropAllWrong, rollouts: (dropAllCorrect + dropAllWrong) * config.group)
         }
-        let manifest = Manifest(stage: "weight", run: env.runID, step: step, shard: shard, shards: shards,
-                                inputs: inputs, outputs: outputs, stats: stats)
-        try manifest.write(to: env.layout.path(manifestFile))
-        env.say("weight: step \(step) part \(shard + 1)/\(shards): \(objective.rawValue) advantages for \(outputs.map(\.records).reduce(0, +)) rollouts")
-        return manifest
+        return StageProduct(
+            outputs: outputs, stats: stats,
+            summary: "\(place(env)): \(objective.rawValue) advantages for \(outputs.map(\.records).reduce(0, +)) rollouts")
     }
 }

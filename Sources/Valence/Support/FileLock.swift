@@ -45,6 +45,22 @@ public final class FileLock {
         return lock
     }
 
+    /// Locks `path` if no other process holds it; nil when one does. Where the file system has no
+    /// `flock`, returns a lock that holds nothing, as ``acquire(_:waiting:unsupported:)`` does.
+    public static func acquireIfFree(_ path: String) throws -> FileLock? {
+        try FileSystem.makeDirectories(FileSystem.directoryName(path))
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ValenceError.io(path: path, detail: "cannot open lock file: \(FileSystem.errnoText())")
+        }
+        let lock = FileLock(fd: fd)
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
+        if errno == EWOULDBLOCK { lock.release(); return nil }
+        lock.release()
+        if [ENOLCK, ENOSYS, EOPNOTSUPP, EINVAL].contains(errno) { return lock }
+        throw ValenceError.io(path: path, detail: "cannot lock: \(FileSystem.errnoText())")
+    }
+
     /// Whether another process holds `path`'s lock now (for tests and status; racy by nature).
     public static func isHeld(_ path: String) -> Bool {
         let fd = open(path, O_RDWR | O_CLOEXEC)

@@ -10,7 +10,20 @@ import Darwin
 /// operations the pipeline needs. Every write that produces an output goes through
 /// ``writeAtomically(_:bytes:)`` or a ``ShardWriter``: a temporary name, fsync, then rename.
 public enum FileSystem {
-    static func errnoText() -> String { String(cString: strerror(errno)) }
+    /// The text of the current `errno`, for one-line error messages. A full or read-only file
+    /// system is named by its errno and says what to do, since the fix lies outside Valence:
+    /// "No space left on device (ENOSPC: free space, then rerun the same command)".
+    static func errnoText() -> String { errnoText(errno) }
+
+    static func errnoText(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        switch code {
+        case ENOSPC: return "\(text) (ENOSPC: free space, then rerun the same command)"
+        case EDQUOT: return "\(text) (EDQUOT: free space within the quota, then rerun the same command)"
+        case EROFS: return "\(text) (EROFS: remount the file system read-write, then rerun the same command)"
+        default: return text
+        }
+    }
 
     public static func exists(_ path: String) -> Bool {
         var st = stat()
@@ -86,11 +99,18 @@ public enum FileSystem {
     public static func writeAtomically(_ path: String, bytes: some Collection<UInt8>) throws {
         try makeDirectories(directoryName(path))
         let tmp = temporaryName(for: path)
-        let file = try OutputFile(path: tmp)
-        try file.write(Array(bytes))
-        try file.sync()
-        try file.close()
-        try rename(tmp, to: path)
+        do {
+            let file = try OutputFile(path: tmp)
+            try file.write(Array(bytes))
+            try file.sync()
+            try file.close()
+            try rename(tmp, to: path)
+        } catch let error as ValenceError {
+            // A full or read-only disk (or any failed write, fsync, close or rename) leaves no
+            // temporary file behind, and the message names the output, not its temporary name.
+            remove(tmp)
+            throw error.naming(path)
+        }
     }
 
     public static func writeAtomically(_ path: String, text: String) throws {
@@ -151,6 +171,15 @@ public enum FileSystem {
             names.append(name)
         }
         return names.sorted()
+    }
+}
+
+extension ValenceError {
+    /// The same error about `path` instead (an I/O error on a temporary file is reported under the
+    /// output it was to become); other errors unchanged.
+    func naming(_ path: String) -> ValenceError {
+        if case let .io(_, detail) = self { return .io(path: path, detail: detail) }
+        return self
     }
 }
 

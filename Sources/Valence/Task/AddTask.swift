@@ -1,4 +1,4 @@
-/// The `add` task (SPEC 2): prompts "a+b=" with a, b in [0, 10^nd), answers as L = nd + 1 digits.
+/// The `add` task (docs/model.md 2): prompts "a+b=" with a, b in [0, 10^nd), answers as L = nd + 1 digits.
 public struct AddTask: Sendable, Hashable {
     /// nd, the number of operand digits.
     public let digits: Int
@@ -33,7 +33,7 @@ public struct AddTask: Sendable, Hashable {
         (value / power10(length - 1 - j)) % 10
     }
 
-    /// Draws the disjoint train and test prompt sets (SPEC 2) without replacement from all
+    /// Draws the disjoint train and test prompt sets (docs/model.md 2) without replacement from all
     /// 10^(2 nd) pairs, in draw order: the first `train` draws are the train set.
     public func split(seed: UInt64, train: Int, test: Int) throws -> (train: [(a: Int, b: Int)], test: [(a: Int, b: Int)]) {
         let n = operandCount

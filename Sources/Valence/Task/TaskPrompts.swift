@@ -46,7 +46,7 @@ public struct TaskPrompts: Sendable {
     }
 }
 
-/// A step's prompt draw (SPEC 5.1): B distinct train prompt ids from stream (seed, batch, step),
+/// A step's prompt draw (docs/model.md 5.1): B distinct train prompt ids from stream (seed, batch, step),
 /// sorted so that every stage sees one canonical order.
 public enum BatchDraw {
     public static func prompts(seed: UInt64, step: Int, trainCount: Int, batch: Int) -> [Int] {

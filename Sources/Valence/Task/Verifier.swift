@@ -1,4 +1,4 @@
-/// Checks a response against a+b (SPEC 2).
+/// Checks a response against a+b (docs/model.md 2).
 ///
 /// The response must be exactly L ASCII digits, else `malformed` (this includes Unicode digits
 /// such as "١٢٣٤", signs and whitespace); it is `correct` iff its value equals a + b.

@@ -92,6 +92,18 @@ enum TestSupport {
         return r
     }
 
+    /// Every file of a run by relative path, lock files aside (`.lock` and `.locks/`).
+    static func runFiles(_ root: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for path in try FileManager.default.subpathsOfDirectory(atPath: root)
+        where path != ".lock" && !path.hasPrefix(".locks") {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: "\(root)/\(path)", isDirectory: &isDirectory)
+            if !isDirectory.boolValue { out[path] = try Data(contentsOf: URL(fileURLWithPath: "\(root)/\(path)")) }
+        }
+        return out
+    }
+
     /// Decompresses a shard with the zstd CLI and returns its lines.
     static func zstdLines(_ path: String) throws -> [String] {
         let r = try run("/usr/bin/env", ["zstd", "-dc", path])

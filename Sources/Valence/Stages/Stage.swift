@@ -1,0 +1,106 @@
+/// One unit of stage work that ends in a manifest: one shard of a sharded stage (generate, verify,
+/// split, weight) or a whole step (update, eval).
+///
+/// A part supplies only what is its own: which upstream manifests it requires and which files it
+/// reads (``plan(_:)``), and the work itself (``produce(_:plan:)``). Everything every stage repeats
+/// lives once in ``StageEnvironment/run(_:)``: the step check, the part lock, the input digest, the
+/// up-to-date check, and writing the manifest last.
+public protocol StagePart {
+    associatedtype Stats: ManifestStats
+
+    /// The stage's name as manifests and messages spell it ("generate").
+    static var name: String { get }
+    /// Whether the part may run at step 0 (only eval: the base policy).
+    static var allowsStepZero: Bool { get }
+
+    var step: Int { get }
+    /// The shard this part writes; nil for a whole-step stage.
+    var shard: Int? { get }
+
+    /// Checks the upstream manifests (failing clearly when an upstream stage has not completed) and
+    /// says what the part will read. Runs before the part lock is taken.
+    func plan(_ env: StageEnvironment) throws -> StagePlan
+
+    /// Writes the part's outputs (each through a temporary file renamed into place) and returns
+    /// them with the stats its manifest records. Runs under the part lock, only when the part is
+    /// not up to date.
+    func produce(_ env: StageEnvironment, plan: StagePlan) throws -> StageProduct<Stats>
+
+    /// Called instead of ``produce(_:plan:)`` when the part is up to date (eval makes sure the
+    /// run's `metrics.jsonl` holds its lines).
+    func upToDate(_ env: StageEnvironment, manifest: Manifest) throws
+}
+
+extension StagePart {
+    public static var allowsStepZero: Bool { false }
+
+    /// "step 3 part 2/4" or "step 3", for messages.
+    public func place(_ env: StageEnvironment) -> String {
+        shard.map { "step \(step) part \($0 + 1)/\(env.config.shards)" } ?? "step \(step)"
+    }
+
+    public func upToDate(_ env: StageEnvironment, manifest: Manifest) throws {}
+}
+
+/// What a part reads, decided before it runs.
+public struct StagePlan: Sendable {
+    /// The part's manifest, relative to the run directory.
+    public var manifest: String
+    /// Every file the part reads, in a fixed order: their contents go into the input digest.
+    public var files: [String]
+    /// The stage identity digested with the files (the stage name, or e.g. "eval samples=1024"
+    /// when an option changes what the part writes).
+    public var identity: String
+    /// Upstream manifests the part has already read, for ``StagePart/produce(_:plan:)`` to use.
+    public var upstream: [Manifest]
+
+    public init(manifest: String, files: [String], identity: String, upstream: [Manifest] = []) {
+        self.manifest = manifest
+        self.files = files
+        self.identity = identity
+        self.upstream = upstream
+    }
+}
+
+/// What a part wrote: its outputs, its typed stats and a one-line summary for the log (what follows
+/// "stage: ", usually starting with ``StagePart/place(_:)``).
+public struct StageProduct<Stats: ManifestStats> {
+    public var outputs: [Manifest.Output]
+    public var stats: Stats
+    public var summary: String
+
+    public init(outputs: [Manifest.Output], stats: Stats, summary: String) {
+        self.outputs = outputs
+        self.stats = stats
+        self.summary = summary
+    }
+}
+
+extension StageEnvironment {
+    /// Runs one stage part: the skeleton every stage shares.
+    ///
+    /// 1. check the step against the run's steps; 2. the part's plan (upstream manifests checked);
+    /// 3. take the part lock; 4. digest the inputs; 5. if the existing manifest matches, stop;
+    /// 6. produce the outputs; 7. write the manifest last, so its presence means the outputs are
+    /// complete.
+    @discardableResult
+    public func run<Part: StagePart>(_ part: Part) throws -> Manifest {
+        try checkStep(part.step, allowZero: Part.allowsStepZero)
+        let plan = try part.plan(self)
+        let lock = try lockPart(plan.manifest, stage: Part.name)
+        defer { lock.release() }
+        let inputs = try inputDigest(stage: plan.identity, step: part.step, shard: part.shard, files: plan.files)
+        if let done = upToDate(plan.manifest, inputs: inputs) {
+            say("\(Part.name): \(part.place(self)) is up to date")
+            try part.upToDate(self, manifest: done)
+            return done
+        }
+        let product = try part.produce(self, plan: plan)
+        let manifest = Manifest(stage: Part.name, run: runID, step: part.step, shard: part.shard,
+                                shards: part.shard == nil ? nil : config.shards, inputs: inputs,
+                                outputs: product.outputs, stats: product.stats.fields)
+        try manifest.write(to: layout.path(plan.manifest))
+        say("\(Part.name): \(product.summary)")
+        return manifest
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+@testable import Valence
+
+/// The in-process step (`valence-step`, what `make run`, `make step` and the sweep use) writes the
+/// very same run directory, byte for byte, as the separate stage executables run one by one.
+@Suite struct InProcessTests {
+    static let flags = ["--steps", "3", "--train", "300", "--test", "100", "--batch", "16", "--group", "4",
+                        "--corpus", "2000", "--seed", "9", "--shards", "2"]
+
+    @Test(arguments: [["--objective", "grpo"], ["--objective", "ppo", "--minibatches", "2", "--clip", "0.2"],
+                      ["--objective", "nsr", "--filter-groups", "--kl-coef", "0.01"]])
+    func inProcessRunEqualsStageByStage(_ objective: [String]) throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let staged = "\(dir)/staged", inProcess = "\(dir)/in-process"
+        for run in [staged, inProcess] {
+            try #require(try TestSupport.valence("init", ["--run", run, "-q"] + Self.flags + objective).status == 0)
+        }
+        func stage(_ tool: String, _ args: [String]) throws {
+            let r = try TestSupport.valence(tool, ["--run", staged, "-q"] + args)
+            try #require(r.status == 0, "valence-\(tool) \(args): \(r.stderr)")
+        }
+        try stage("eval", ["--step", "0"])
+        for step in 1...3 {
+            for tool in ["generate", "verify", "split", "weight"] { try stage(tool, ["--step", "\(step)"]) }
+            try stage("update", ["--step", "\(step)"])
+            try stage("eval", ["--step", "\(step)"])
+        }
+        let r = try TestSupport.valence("step", ["--run", inProcess, "--all", "--jobs", "2"])
+        try #require(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("eval: step") }.count == 4, "one eval line per step: \(r.stderr)")
+        let a = try TestSupport.runFiles(staged), b = try TestSupport.runFiles(inProcess)
+        #expect(a.keys.sorted() == b.keys.sorted())
+        #expect(a.count > 60)
+        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+    }
+
+    /// One call, one step; a complete run says so; a busy run (lock held) exits 0 at once with one
+    /// line, and 75 with --all.
+    @Test func stepByStepBusyAndComplete() throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = "\(dir)/run"
+        try #require(try TestSupport.valence("init", ["--run", run, "-q", "--steps", "2"] + Self.flags.dropFirst(2)).status == 0)
+        let first = try TestSupport.valence("step", ["--run", run])
+        try #require(first.status == 0, "\(first.stderr)")
+        // The first call evaluates the base and takes step 1.
+        #expect(first.stderr.contains("eval: step 0/2") && first.stderr.contains("eval: step 1/2"))
+        let held = try #require(try FileLock.acquireIfFree("\(run)/.lock"))
+        let busy = try TestSupport.valence("step", ["--run", run])
+        #expect(busy.status == 0 && busy.stdout.contains("is busy"))
+        let busyAll = try TestSupport.valence("step", ["--run", run, "--all"])
+        #expect(busyAll.status == 75 && busyAll.stderr.contains("is busy"))
+        held.release()
+        #expect(try TestSupport.valence("step", ["--run", run]).stderr.contains("eval: step 2/2"))
+        let done = try TestSupport.valence("step", ["--run", run])
+        #expect(done.status == 0 && done.stdout.contains("has reached its last step"))
+        let metrics = try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 3)
+        // Lock files: one per stage part, however many steps ran.
+        let locks = try FileManager.default.contentsOfDirectory(atPath: "\(run)/.locks")
+        #expect(locks.count == 4 * 2 + 2 + 1, "\(locks.sorted())")
+        #expect(try TestSupport.valence("step", ["--run", "\(dir)/none"]).status == 66)
+    }
+}
