@@ -42,7 +42,7 @@ extension ComparisonReport {
     /// regime, with the line y = x.
     public var entropyFigure: String {
         let panels = windows.map { w in
-            PointFigure.Panel(title: Self.regimeName(w), xLabel: "measured entropy change per step (nats)",
+            PointFigure.Panel(title: "Entropy change per step, w=\(w)", xLabel: "measured (nats)",
                               yLabel: "predicted (first order)",
                               series: objectives(window: w).map { o in
                                   PointFigure.Series(name: o, points: entropyPairs(window: w, label: o).map { .init(x: $0.measured, y: $0.predicted) },
