@@ -82,7 +82,7 @@ help: ## Show targets and variables
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
 	@echo "  make bench-codec decode only: Valence's rollout decoders vs simdjson On-Demand (ns, instructions/record)"
-	@echo "  make kill-test   SIGKILL stages at 60 seeded points; recovery must be byte-identical"
+	@echo "  make kill-test   SIGKILL the in-process step and the stages at 60 seeded points each; recovery must be byte-identical"
 	@echo "  make fuzz        1M libFuzzer inputs through the shard decoder and the verifier"
 	@echo
 	@echo "Runs:"
@@ -277,8 +277,11 @@ test-slurm: build ## Install Slurm if missing, start a one-node cluster, run 3 s
 KILL_POINTS ?= 60
 KILL_SEED   ?= 1
 KILL_JOBS   ?= 1
-kill-test: build ## Fault injection: SIGKILL stages at KILL_POINTS seeded points (KILL_JOBS shards at once), check byte-identical recovery
-	@Tests/fault/kill-test.sh --points $(KILL_POINTS) --seed $(KILL_SEED) --jobs $(KILL_JOBS) --bin $(BIN)
+KILL_MODES  ?= in-process stages
+kill-test: build ## Fault injection: SIGKILL a step (in-process) and the stages at KILL_POINTS seeded points each, check byte-identical recovery
+	@for mode in $(KILL_MODES); do \
+	  Tests/fault/kill-test.sh --points $(KILL_POINTS) --seed $(KILL_SEED) --jobs $(KILL_JOBS) --mode $$mode --bin $(BIN) || exit 1; \
+	done
 
 FUZZ_RUNS ?= 1000000
 FUZZ_SEED ?= 1
@@ -310,6 +313,7 @@ INSTALLED_FILES = $(addprefix bin/,$(INSTALL_BINS)) $(addprefix share/man/man1/,
   $(addprefix share/zsh/site-functions/_,$(INSTALL_BINS)) \
   $(addprefix share/fish/vendor_completions.d/,$(addsuffix .fish,$(INSTALL_BINS)))
 PIPELINES_DIR := share/valence/pipelines
+GRIDS_DIR := share/valence/grids
 
 .PHONY: build-static install-tree install uninstall test-install self-contained
 
@@ -340,7 +344,7 @@ MAN_FIXUP = sed -i -e '/^\.Sh SYNOPSIS$$/,/^\.Sh /{/^\.Ar subcommand$$/d;}' -e '
 install-tree: build-static
 	@rm -rf $(STAGE_DIR) && mkdir -p $(STAGE_DIR)/bin $(STAGE_DIR)/share/man/man1 \
 	  $(STAGE_DIR)/share/bash-completion/completions $(STAGE_DIR)/share/zsh/site-functions \
-	  $(STAGE_DIR)/share/fish/vendor_completions.d $(STAGE_DIR)/$(PIPELINES_DIR)
+	  $(STAGE_DIR)/share/fish/vendor_completions.d $(STAGE_DIR)/$(PIPELINES_DIR) $(STAGE_DIR)/$(GRIDS_DIR)
 	@set -e; for b in $(INSTALL_BINS); do \
 	  strip -o $(STAGE_DIR)/bin/$$b $(STATIC_BIN)/$$b 2>/dev/null || cp $(STATIC_BIN)/$$b $(STAGE_DIR)/bin/$$b; \
 	  $(STATIC_BIN)/generate-manual $(STAGE_DIR)/bin/$$b --date $(MAN_DATE) --output-directory $(STAGE_DIR)/share/man/man1; \
@@ -351,6 +355,7 @@ install-tree: build-static
 	done
 	@# The scripts find the binaries relative to themselves: .build/release in a checkout, PREFIX/bin here.
 	@cp -R pipelines/. $(STAGE_DIR)/$(PIPELINES_DIR)/
+	@cp data/grids/*.json $(STAGE_DIR)/$(GRIDS_DIR)/
 	@find $(STAGE_DIR)/$(PIPELINES_DIR) -type f -exec sed -i \
 	  -e 's|$$HERE/\.\./\.\./\.build/release|$$HERE/../../../../bin|g' -e 's|$$HERE/\.\./\.build/release|$$HERE/../../../bin|g' {} +
 	@! grep -rn 'HERE/[./]*\.build' $(STAGE_DIR)/$(PIPELINES_DIR) \
@@ -365,9 +370,9 @@ install: install-tree ## Install into $(DESTDIR)$(PREFIX): bin/valence-*, man pa
 uninstall: ## Remove what `make install` put under $(DESTDIR)$(PREFIX) (same PREFIX and DESTDIR)
 	@test -n "$(INSTALL_STAGES)" || { echo "uninstall: no 'let stages = [...]' line in Package.swift" >&2; exit 1; }
 	@rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED_FILES))
-	@rm -rf $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR)
+	@rm -rf $(DESTDIR)$(PREFIX)/$(PIPELINES_DIR) $(DESTDIR)$(PREFIX)/$(GRIDS_DIR)
 	@rmdir $(DESTDIR)$(PREFIX)/share/valence 2>/dev/null || true
-	@echo "uninstall: removed valence-* (commands, man pages, completions) and $(PIPELINES_DIR) from $(DESTDIR)$(PREFIX)"
+	@echo "uninstall: removed valence-* (commands, man pages, completions), $(PIPELINES_DIR) and $(GRIDS_DIR) from $(DESTDIR)$(PREFIX)"
 
 test-install: build ## make install into a temporary prefix, then drive it with Swift hidden (root: man, zsh, fish checks)
 	@missing=""; command -v man >/dev/null || missing="$$missing man-db"; \

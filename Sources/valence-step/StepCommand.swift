@@ -48,6 +48,8 @@ struct StepCommand: ParsableCommand {
     }
 
     func advance() throws {
+            // Whole steps in one process: one syncfs per step instead of an fsync per file.
+            Durability.current = .stepBarrier
             let log = stageLog(verbose: verbose)
             let env = try StageEnvironment(run: runPath, log: log)
             let driver = RunDriver(env: env, jobs: jobs)

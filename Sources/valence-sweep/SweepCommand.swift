@@ -73,6 +73,8 @@ struct SweepCommand: ParsableCommand {
                 for r in g.runs { Console.output("\(root)/\(r.path)  \((r.options + extra).joined(separator: " "))") }
                 return
             }
+            // Whole steps in one process: one syncfs per step instead of an fsync per file.
+            Durability.current = .stepBarrier
             let sweep = Sweep(grid: g, root: root, extra: extra, jobs: jobs ?? Processors.usable,
                               samples: samples ?? g.samples, quiet: output.quiet)
             do {

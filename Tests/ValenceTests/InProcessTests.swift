@@ -63,4 +63,39 @@ import Testing
         #expect(locks.count == 4 * 2 + 2 + 1, "\(locks.sorted())")
         #expect(try TestSupport.valence("step", ["--run", "\(dir)/none"]).status == 66)
     }
+
+    /// In-process steps sync once per step (``Durability/stepBarrier``) instead of fsyncing every
+    /// file. A power loss between a step's last manifest and its barrier can leave manifests whose
+    /// outputs never reached the disk; the next call sees the step unrecorded in RUN/.synced, runs its
+    /// parts again, and each rewrites what no longer matches its manifest. Simulated here by undoing
+    /// the marker and damaging what a lost write leaves (a zeroed checkpoint, an empty shard, a lost
+    /// metrics line): the run ends byte-identical to one never interrupted.
+    @Test func lostWritesOfTheLastStepAreRedone() throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let reference = "\(dir)/reference", run = "\(dir)/run"
+        let flags = ["-q", "--steps", "3"] + Self.flags.dropFirst(2)
+        for r in [reference, run] { try #require(try TestSupport.valence("init", ["--run", r] + flags).status == 0) }
+        try #require(try TestSupport.valence("step", ["--run", reference, "--all", "-q"]).status == 0)
+        for _ in 0..<2 { try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0) }
+        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "2\n")
+
+        // "Power loss" after step 2's manifests, before its barrier.
+        try "1\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
+        let policy = "\(run)/\(RunLayout.policy(2))"
+        let size = try Data(contentsOf: URL(fileURLWithPath: policy)).count
+        try Data(count: size).write(to: URL(fileURLWithPath: policy))
+        try Data().write(to: URL(fileURLWithPath: "\(run)/steps/000002/rollouts/part-00001-of-00002.jsonl.zst"))
+        let metrics = try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        try (metrics.dropLast().joined(separator: "\n") + "\n").write(toFile: "\(run)/metrics.jsonl", atomically: true, encoding: .utf8)
+
+        let r = try TestSupport.valence("step", ["--run", run, "--all", "--verbose"])
+        try #require(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("generate: step 2 part 2/2: "), "the emptied shard is written again: \(r.stderr)")
+        #expect(r.stderr.contains("update: step 2: "), "the zeroed checkpoint is written again: \(r.stderr)")
+        #expect(r.stderr.contains("split: step 2 part 1/2 is up to date"), "what was intact is left alone: \(r.stderr)")
+        let a = try TestSupport.runFiles(reference), b = try TestSupport.runFiles(run)
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+    }
 }

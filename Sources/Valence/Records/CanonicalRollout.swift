@@ -288,8 +288,11 @@ public final class NumberTextCache {
     @exclusivity(unchecked) var prefixStep = 0
 
     public init() {
-        table = .allocate(capacity: NumberTextCache.buckets * 8)
-        table.initialize(repeating: 0, count: NumberTextCache.buckets * 8)
+        // calloc: a table this size comes from fresh zero pages, not a 256 KiB memset per shard read.
+        guard let zeroed = calloc(NumberTextCache.buckets * 8, MemoryLayout<UInt64>.stride) else {
+            preconditionFailure("out of memory for a 256 KiB number cache")
+        }
+        table = zeroed.assumingMemoryBound(to: UInt64.self)
         tokens = .allocate(capacity: NumberTextCache.scratchCount)
         tokens.initialize(repeating: 0, count: NumberTextCache.scratchCount)
         doubles = .allocate(capacity: NumberTextCache.scratchCount)
@@ -319,7 +322,7 @@ public final class NumberTextCache {
     }
 
     deinit {
-        table.deallocate()
+        free(table)
         tokens.deallocate()
         doubles.deallocate()
         advantages.deallocate()

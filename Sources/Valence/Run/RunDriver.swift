@@ -73,19 +73,42 @@ public struct RunDriver {
     /// run lock. `progress` hears each finished step.
     @discardableResult
     public func advance(allSteps: Bool, progress: (Int) -> Void = { _ in }) throws -> Outcome {
-        guard var next = nextStep() else { return .complete }
+        let next = nextStep()
+        try makeDurable(through: (next ?? env.config.steps + 1) - 1)
+        guard var next else { return .complete }
         let first = next
         if next == 0 {
             try run(step: 0)
+            try barrier(after: 0)
             progress(0)
             next = 1
             if next > env.config.steps { return .stepped(first: 0, last: 0) }
         }
         repeat {
             try run(step: next)
+            try barrier(after: next)
             progress(next)
             next += 1
         } while allSteps && next <= env.config.steps
         return .stepped(first: first, last: next - 1)
+    }
+
+    /// Under ``Durability/stepBarrier``: makes step `step` durable and records it.
+    func barrier(after step: Int) throws {
+        guard Durability.current == .stepBarrier else { return }
+        try Durability.barrier(env.layout.root)
+        try SyncedMarker(layout: env.layout).write(step)
+    }
+
+    /// Under ``Durability/stepBarrier``, before new work: if the last completed step `last` may not
+    /// have reached the disk (no barrier recorded for it: the process that took it stopped between its
+    /// last manifest and its barrier), run its parts again (each one rewrites only what no longer
+    /// matches its manifest's digests), then sync.
+    func makeDurable(through last: Int) throws {
+        guard Durability.current == .stepBarrier, last >= 0 else { return }
+        let marker = SyncedMarker(layout: env.layout)
+        if let synced = marker.read(), synced >= last { return }
+        try run(step: last)
+        try barrier(after: last)
     }
 }

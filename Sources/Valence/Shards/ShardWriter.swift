@@ -58,7 +58,9 @@ public final class ShardWriter {
         // Sticky parameters: every ZSTD_compress2 call on this context uses them.
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
-        output = [UInt8](repeating: 0, count: ZSTD_compressBound(ShardWriter.frameSize + ShardWriter.frameSlack))
+        // The compressed-frame buffer grows to the first frame's bound there (a small shard never
+        // needs the 1 MiB a full frame does, and zero-filling it cost more than writing the shard).
+        output = []
     }
 
     deinit {

@@ -92,14 +92,14 @@ public struct EvalStage: StagePart {
         }
         let sampleShards = sampleShards(splitManifests)
         let space = try config.space
-        let policy = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step)), space: space).policy
+        let policy = try env.policy(RunLayout.policy(step), space: space)
         let positives = batch.positives, negatives = batch.negatives
         var previous: TabularPolicy?
         var redistribution = RedistributionDiagnostic()
         let parts = step > 0 && plan.files.contains(GradientParts.file(step))
             ? try GradientParts.read(from: env.layout.path(GradientParts.file(step)), space: space) : nil
         if step > 0 {
-            let before = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step - 1)), space: space).policy
+            let before = try env.policy(RunLayout.policy(step - 1), space: space)
             previous = before
             redistribution = try Self.measureRedistribution(env, step: step, before: before, after: policy, shards: sampleShards)
         }

@@ -33,7 +33,7 @@ public struct GenerateStage: StagePart {
         let policyFile = plan.files[0]
         let space = try config.space
         let L = space.length
-        let policy = try TabularPolicy.read(from: env.layout.path(policyFile), space: space).policy
+        let policy = try env.policy(policyFile, space: space)
         let logp = policy.logProbabilities()
         let probs = policy.probabilities()
         var cdf = probs

@@ -10,6 +10,8 @@ public struct StageEnvironment: Sendable {
     public let runID: Identifier
     /// Progress lines (stderr in the executables); silent when nil.
     public let log: (@Sendable (String) -> Void)?
+    /// Files parsed by earlier parts in this process, reused while their bytes are unchanged.
+    public let files = ParsedFiles()
 
     public init(run: String, log: (@Sendable (String) -> Void)? = nil) throws {
         layout = RunLayout(root: run)

@@ -49,15 +49,15 @@ public struct UpdateStage: StagePart {
         let (policyFile, stateFile, criticFile, baseFile) = checkpointFiles(config)
         let space = try config.space
         let L = space.length
-        var policy = try TabularPolicy.read(from: env.layout.path(policyFile), space: space).policy
-        var state = try OptimizerState.read(from: env.layout.path(stateFile), kind: config.optimizer, space: space).state
+        var policy = try env.policy(policyFile, space: space)
+        var state = try env.optimizerState(stateFile, space: space)
         let M = config.minibatches
         guard state.t == (step - 1) * M else {
             throw ValenceError.badData(path: env.layout.path(stateFile), line: nil,
                                        detail: "optimizer has taken \(state.t) steps, expected \((step - 1) * M) (\(step - 1) steps x \(M) minibatches)")
         }
         var critic = try criticFile.map { try Critic.read(from: env.layout.path($0), space: space) }
-        let baseLogPi = try baseFile.map { try TabularPolicy.read(from: env.layout.path($0), space: space).policy.logProbabilities() }
+        let baseLogPi = try baseFile.map { try env.policy($0, space: space).logProbabilities() }
 
         // Read the weighted shards once, in canonical order per part (PSR, NSR): either straight
         // into the single minibatch (M = 1) or into compact arrays (M > 1). ppo's critic visits are
@@ -153,6 +153,10 @@ public struct UpdateStage: StagePart {
 
         let p = try policy.write(to: env.layout.path(RunLayout.policy(step)))
         let o = try state.write(to: env.layout.path(RunLayout.optimizerState(step)), space: space)
+        // What was written reads back as exactly these values (shortest round-trip numbers): the
+        // next generate, eval and update take them from memory when they run in this process.
+        env.files.insert(policy, path: env.layout.path(RunLayout.policy(step)), digest: p.digest)
+        env.files.insert(state, path: env.layout.path(RunLayout.optimizerState(step)), variant: config.optimizer.rawValue, digest: o.digest)
         var outputs: [Manifest.Output] = [
             .init(path: RunLayout.policy(step), schema: .policy, p),
             .init(path: RunLayout.optimizerState(step), schema: .adam, o),

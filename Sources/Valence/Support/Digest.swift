@@ -59,15 +59,18 @@ public struct Digest: Sendable, Hashable {
         }
         defer { close(fd) }
         var d = Digest()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        // Not zero-filled: only the bytes read() wrote are hashed (zeroing 64 KiB cost more than
+        // hashing a small file, and digests run for every input of every stage part).
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { chunk.deallocate() }
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = read(fd, chunk.baseAddress, chunk.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ValenceError.io(path: path, detail: "read failed: \(FileSystem.errnoText())")
             }
             if n == 0 { break }
-            chunk.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            d.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
         return d
     }

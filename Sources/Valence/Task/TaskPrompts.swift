@@ -17,11 +17,23 @@ public struct TaskPrompts: Sendable {
         guard let output = manifest.output(rel) else {
             throw ValenceError.badData(path: env.layout.taskManifest, line: nil, detail: "does not list \(rel)")
         }
-        let task = try env.config.task
+        let path = env.layout.path(rel)
+        let prompts = try env.files.value(path, variant: withAnswers ? "answers" : "operands") {
+            try parse(path, split: split, withAnswers: withAnswers, config: env.config)
+        }
+        guard prompts.count == output.records else {
+            throw ValenceError.badData(path: path, line: nil, detail: "holds \(prompts.count) prompts but its manifest says \(output.records)")
+        }
+        return prompts
+    }
+
+    /// Parses and checks one split's shard (see ``load(_:split:withAnswers:)``).
+    static func parse(_ path: String, split: String, withAnswers: Bool, config: RunConfig) throws -> TaskPrompts {
+        let task = try config.task
         let limit = task.operandCount
         var prompts = TaskPrompts()
-        let taskID = env.config.taskID
-        let result = try ShardReader.forEachLine(env.layout.path(rel)) { line, _ in
+        let taskID = config.taskID
+        let result = try ShardReader.forEachLine(path) { line, _ in
             let r = try PromptRecord.decode(line)
             guard r.task == taskID else { throw RecordError("prompt belongs to task \(r.task), this run's task is \(taskID)") }
             guard r.split == split else { throw RecordError("prompt is from split \"\(r.split)\", expected \"\(split)\"") }
@@ -37,9 +49,6 @@ public struct TaskPrompts: Sendable {
                 }
                 prompts.answers.append(value)
             }
-        }
-        guard result.records == output.records else {
-            throw ValenceError.badData(path: env.layout.path(rel), line: nil, detail: "holds \(result.records) prompts but its manifest says \(output.records)")
         }
         prompts.digest = result.digest
         return prompts

@@ -92,11 +92,11 @@ enum TestSupport {
         return r
     }
 
-    /// Every file of a run by relative path, lock files aside (`.lock` and `.locks/`).
+    /// Every file of a run by relative path, the drivers' bookkeeping aside (`.lock`, `.locks/`, `.synced`).
     static func runFiles(_ root: String) throws -> [String: Data] {
         var out: [String: Data] = [:]
         for path in try FileManager.default.subpathsOfDirectory(atPath: root)
-        where path != ".lock" && !path.hasPrefix(".locks") {
+        where path != ".lock" && path != ".synced" && !path.hasPrefix(".locks") {
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: "\(root)/\(path)", isDirectory: &isDirectory)
             if !isDirectory.boolValue { out[path] = try Data(contentsOf: URL(fileURLWithPath: "\(root)/\(path)")) }

@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// When Valence's writes reach the disk, and what stands in for fsync when they are not forced there
+/// one by one.
+///
+/// Every output is written under a temporary name and renamed into place, so a killed process
+/// (SIGKILL, OOM) never leaves a partial file under a final name: the kernel's page cache survives the
+/// process. Only a power loss or kernel crash can lose writes the kernel had not yet put on disk, and
+/// the two policies guard against that differently:
+/// - ``eachFile`` (the stage executables, one process per part): fsync every output and its directory
+///   before the manifest that lists it, so a durable manifest always has durable outputs.
+/// - ``stepBarrier`` (`valence-step`, `make run`, the sweep: whole steps in one process): no fsync per
+///   file; one `syncfs` after each step (``barrier(_:)``), recorded in `RUN/.synced`. After a power
+///   loss at most the step in flight and the step before it (if the loss came between that step's last
+///   manifest and its barrier) can hold lost writes, and the driver redoes both: every part compares
+///   its outputs with the digests its manifest records and reruns when they differ, exactly as after
+///   a hand-edited file. Steps are deterministic, so what it rewrites is what was lost.
+///   About 30 fsyncs per step become one `syncfs`: at B x G = 512 that is most of a step's wall time
+///   (docs/performance.md).
+public enum Durability: Sendable, Equatable {
+    case eachFile
+    case stepBarrier
+
+    /// The policy of this process. Set once, by a driver, before any work starts; the stage
+    /// executables keep ``eachFile``.
+    nonisolated(unsafe) public static var current: Durability = .eachFile
+
+    /// Whether an output must be fsynced (with its directory) before it is renamed into place.
+    @inline(__always) public static var syncsEachFile: Bool { current == .eachFile }
+
+    /// Makes every write to the file system holding `path` durable (`syncfs`; `sync` where there is
+    /// no `syncfs`).
+    public static func barrier(_ path: String) throws {
+        #if os(Linux)
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ValenceError.io(path: path, detail: "cannot open to sync: \(FileSystem.errnoText())") }
+        defer { close(fd) }
+        guard linuxSyncfs(fd) == 0 else { throw ValenceError.io(path: path, detail: "syncfs failed: \(FileSystem.errnoText())") }
+        #else
+        sync()
+        #endif
+    }
+}
+
+/// `RUN/.synced`: the last step whose writes a barrier made durable (a few bytes, overwritten in
+/// place; a torn or missing record reads as "none", which only costs a verification).
+public struct SyncedMarker {
+    public let layout: RunLayout
+
+    public init(layout: RunLayout) { self.layout = layout }
+
+    var path: String { layout.path(".synced") }
+
+    public func read() -> Int? {
+        guard let text = try? FileSystem.readText(path), text.hasSuffix("\n") else { return nil }
+        return Int(text.dropLast())
+    }
+
+    public func write(_ step: Int) throws {
+        try FileSystem.writeAtomically(path, text: "\(step)\n")
+    }
+}
+
+#if os(Linux)
+/// glibc's `syncfs(2)` (declared only under `_GNU_SOURCE`, so Swift's Glibc module does not show it).
+@_silgen_name("syncfs") private func linuxSyncfs(_ fd: Int32) -> Int32
+#endif

@@ -1,0 +1,72 @@
+import Dispatch
+
+/// Parsed copies of the files several stage parts read again and again (the task's prompt sets, the
+/// policy and optimizer checkpoints), keyed by path and the file's content digest.
+///
+/// In one process (`valence-step`, the sweep) the prompt sets are parsed once per run instead of
+/// three times per step, and the checkpoint update writes is handed to the eval, generate and update
+/// that read it next without being parsed again. A hit needs the file's current bytes to have the
+/// same digest as when the value was parsed or written (the FNV-1a digest manifests use), so an edited
+/// or replaced file is parsed again, exactly as a separate stage process would parse it: the cache
+/// changes no output and no error. It holds the last ``capacity`` values.
+///
+/// - Complexity: a lookup reads the file once to digest it (for a policy: ~40 KB of compressed bytes,
+///   about 1% of parsing it).
+public final class ParsedFiles: @unchecked Sendable {
+    struct Entry {
+        var path: String
+        var variant: String
+        var digest: UInt64
+        var value: Any
+    }
+
+    let capacity: Int
+    private var entries: [Entry] = []
+    private let lock = DispatchSemaphore(value: 1)
+
+    public init(capacity: Int = 8) { self.capacity = capacity }
+
+    /// The value parsed from `path` (`variant` tells apart different readings of one file), from the
+    /// cache when the file's bytes are those it was made from, else from `parse`.
+    public func value<T>(_ path: String, variant: String = "", parse: () throws -> T) throws -> T {
+        let digest = try Digest.ofFile(path).value
+        if let hit = locked({ entries.first { $0.path == path && $0.variant == variant && $0.digest == digest } }),
+           let value = hit.value as? T {
+            return value
+        }
+        let value = try parse()
+        insert(value, path: path, variant: variant, digest: digest)
+        return value
+    }
+
+    /// Records `value` as what `path` holds when its bytes have `digest` (a file just written).
+    public func insert<T>(_ value: T, path: String, variant: String = "", digest: UInt64) {
+        locked {
+            entries.removeAll { $0.path == path && $0.variant == variant }
+            entries.append(Entry(path: path, variant: variant, digest: digest, value: value))
+            if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
+        }
+    }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        lock.wait()
+        defer { lock.signal() }
+        return body()
+    }
+}
+
+extension StageEnvironment {
+    /// The policy checkpoint at `relative` (through ``ParsedFiles``).
+    func policy(_ relative: String, space: ContextSpace) throws -> TabularPolicy {
+        let path = layout.path(relative)
+        return try files.value(path) { try TabularPolicy.read(from: path, space: space).policy }
+    }
+
+    /// The optimizer state at `relative` (through ``ParsedFiles``).
+    func optimizerState(_ relative: String, space: ContextSpace) throws -> OptimizerState {
+        let path = layout.path(relative)
+        return try files.value(path, variant: config.optimizer.rawValue) {
+            try OptimizerState.read(from: path, kind: config.optimizer, space: space).state
+        }
+    }
+}
