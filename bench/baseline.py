@@ -180,29 +180,40 @@ def stage_split(run, out, step, shard, cfg):
     return n
 
 
-def advantage(objective, reward, correct, group, lam):
-    if objective == "psr":
-        return 1.0 if reward == 1 else 0.0
-    if objective == "nsr":
-        return 0.0 if reward == 1 else -1.0
-    if objective == "reinforce":
-        return 1.0 if reward == 1 else -1.0
-    if objective == "w-reinforce":
-        return lam if reward == 1 else -1.0
-    if objective == "grpo":
-        mean = correct / group
-        return (reward - mean) / (math.sqrt(mean * (1 - mean)) + 1e-6)
-    if objective == "rloo":
-        return reward - (correct - reward) / (group - 1)
-    return reward - correct / group  # dr-grpo
+def _grpo(reward, correct, group, lam):
+    mean = correct / group
+    return (reward - mean) / (math.sqrt(mean * (1 - mean)) + 1e-6)
+
+
+# Advantage rules by objective (docs/model.md 5 table): (function, reads group counts). topr, ppo, passk and
+# nsr-ul need more than A(r, c) from a shard (the ratio, a critic, k, the unlikelihood loss) and
+# are not part of the baseline: an objective missing here is refused, never silently replaced.
+ADVANTAGES = {
+    "psr": (lambda reward, correct, group, lam: 1.0 if reward == 1 else 0.0, False),
+    "nsr": (lambda reward, correct, group, lam: 0.0 if reward == 1 else -1.0, False),
+    "reinforce": (lambda reward, correct, group, lam: 1.0 if reward == 1 else -1.0, False),
+    "w-reinforce": (lambda reward, correct, group, lam: lam if reward == 1 else -1.0, False),
+    "grpo": (_grpo, True),
+    "rloo": (lambda reward, correct, group, lam: reward - (correct - reward) / (group - 1), True),
+    "dr-grpo": (lambda reward, correct, group, lam: reward - correct / group, True),
+}
+
+
+def advantage_rule(objective):
+    try:
+        return ADVANTAGES[objective]
+    except KeyError:
+        raise SystemExit(f"baseline.py: objective {objective!r} has no advantage rule here "
+                         f"(known: {', '.join(ADVANTAGES)})") from None
 
 
 def stage_weight(run, out, step, shard, cfg):
     shards, objective = cfg["shards"], cfg["objective"]
     kinds = [k for k in ("positive", "negative")
              if not (k == "positive" and objective == "nsr") and not (k == "negative" and objective == "psr")]
+    rule, reads_groups = advantage_rule(objective)
     correct_by_prompt = {}
-    if objective in ("grpo", "rloo", "dr-grpo"):
+    if reads_groups:
         path = os.path.join(run, "steps", f"{step:06d}", "split", "groups", part(shard, shards) + ".jsonl.zst")
         for line in read_lines(path):
             g = orjson.loads(line)
@@ -215,7 +226,7 @@ def stage_weight(run, out, step, shard, cfg):
             if (r["reward"] == 1) != (kind == "positive"):
                 raise ValueError("reward in the wrong shard")
             r["schema"] = "valence.weighted/1"
-            r["adv"] = advantage(objective, r["reward"], correct_by_prompt.get(r["prompt"], 0), cfg["group"], cfg["lambda"])
+            r["adv"] = rule(r["reward"], correct_by_prompt.get(r["prompt"], 0), cfg["group"], cfg["lambda"])
             w.write(r)
             n += 1
         w.close()

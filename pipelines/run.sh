@@ -21,6 +21,10 @@ Q=(); [[ "${QUIET:-0}" == 1 ]] && Q=(--quiet)
 created=0
 [[ -d "$RUN" ]] || created=1
 mkdir -p "$RUN"
+if [[ -L "$RUN/.lock" ]]; then
+  echo "valence-run: $RUN/.lock: is a symbolic link; Valence never follows a link where it writes (remove it)" >&2
+  exit 65
+fi
 exec 9>>"$RUN/.lock"
 if ! flock -n 9; then
   echo "valence-run: $RUN is busy (another process holds $RUN/.lock)" >&2

@@ -24,6 +24,12 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Write the mechanism report (NSR - PSR against group size and expected mode; docs/mechanism.md).")
     var mechanism = false
 
+    @Flag(help: "Write the paper report: docs/model.md 10's Table 1 (exact Pass@k at T = 1 and 0.6, mean ± SE over seeds), the paper's end points and claims.")
+    var paper = false
+
+    @Option(name: .customLong("paper-table"), help: ArgumentHelp("The paper's reference numbers (with --paper).", valueName: "json"))
+    var paperTable = "data/paper/table1.json"
+
     @Argument(help: ArgumentHelp("Run directories to compare.", valueName: "run"))
     var runs: [String]
 
@@ -34,6 +40,11 @@ struct ReportCommand: ParsableCommand {
             if mechanism {
                 try MechanismReport.load(runs: runs).write(to: out)
                 output.log?("report: wrote \(out)/report.md, mechanism-*.svg and mechanism.csv (\(runs.count) runs)")
+                return
+            }
+            if paper {
+                try PaperReport.load(runs: runs, reference: paperTable).write(to: out)
+                output.log?("report: wrote \(out)/report.md (\(runs.count) runs)")
                 return
             }
             if ablation {

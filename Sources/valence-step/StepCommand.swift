@@ -50,6 +50,7 @@ struct StepCommand: ParsableCommand {
     func advance() throws {
             // Whole steps in one process: one syncfs per step instead of an fsync per file.
             Durability.current = .stepBarrier
+            MemoryTuning.keepFreedMemory()
             let log = stageLog(verbose: verbose)
             let env = try StageEnvironment(run: runPath, log: log)
             let driver = RunDriver(env: env, jobs: jobs)

@@ -75,6 +75,7 @@ struct SweepCommand: ParsableCommand {
             }
             // Whole steps in one process: one syncfs per step instead of an fsync per file.
             Durability.current = .stepBarrier
+            MemoryTuning.keepFreedMemory()
             let sweep = Sweep(grid: g, root: root, extra: extra, jobs: jobs ?? Processors.usable,
                               samples: samples ?? g.samples, quiet: output.quiet)
             do {

@@ -149,15 +149,18 @@ import Testing
     @Test func undefinedSwitchesAreRefusedAtInitAndTheDefaultKeepsRunIDs() throws {
         let dir = TestSupport.temporaryDirectory("valence-expected-init")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for extra in [["--minibatches", "2"], ["--clip", "0.2"]] {
+        for extra in [["--minibatches", "2"], ["--clip", "0.2"], ["--objective", "nsr-ul"]] {
             let r = try TestSupport.valence("init", ["--run", "\(dir)/x", "--rollouts", "expected", "--quiet"] + extra)
             #expect(r.status == 78, "\(extra): \(r.stderr)")
             #expect(r.stderr.contains("rollouts = expected does not define"))
             #expect(r.stderr.split(separator: "\n").count == 1)
             #expect(!FileManager.default.fileExists(atPath: "\(dir)/x/config.json"))
         }
+        // An unknown value is refused like any other choice field's (the same exit code as --objective's).
         let bad = try TestSupport.valence("init", ["--run", "\(dir)/y", "--rollouts", "exact", "--quiet"])
-        #expect(bad.status == 78)
+        let badObjective = try TestSupport.valence("init", ["--run", "\(dir)/y", "--objective", "exact", "--quiet"])
+        #expect(bad.status != 0 && bad.status == badObjective.status, "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/y/config.json"))
         // The default is left out of the identity, so sampled runs keep their ids.
         var c = RunConfig()
         #expect(!String(decoding: c.identityJSON.compactBytes, as: UTF8.self).contains("rollouts"))

@@ -37,6 +37,8 @@ import Testing
                 config.objective = objective
                 config.group = G
                 config.filterGroups = filter
+                // passk needs k <= G: skip the group sizes an objective refuses.
+                if (try? config.objective.validate(config)) == nil { continue }
                 let rule = ExpectedWeight.advantageRule(config)
                 for p in Self.probabilities {
                     let w = ExpectedWeight.of(p: p, config: config)

@@ -39,10 +39,9 @@ import Testing
         let logPi = policy.logProbabilities()
         let rows = space.rows(a: 3, b: 8), tokens = [1, 1]
         let current = rows.indices.map { logPi[rows[$0] * 10 + tokens[$0]] }
-        var plain = UpdateOptions()
-        plain.topr = false
+        let plain = UpdateOptions()
         var topr = UpdateOptions()
-        topr.topr = true
+        topr.loss = TOPR()
         for (ratio, expected) in [(0.25, 0.25), (0.5, 0.5), (1.0, 1.0), (4.0, 1.0)] {
             // The generating policy gave the response probability pi_theta(y) / ratio: split over positions.
             let logp = current.map { $0 - log(ratio) / 2 }
@@ -52,7 +51,7 @@ import Testing
             g.add(rows: rows, tokens: tokens, logp: logp, advantages: [-1, -1], positive: false)
             let a = reference.gradient(scale: 0.25).total, b = g.gradient(scale: 0.25).total
             for i in a.indices { #expect(abs(b[i] - expected * a[i]) < 1e-12) }
-            #expect(abs(g.toprWeightSum - expected) < 1e-12)
+            #expect(abs(g.factorSum - expected) < 1e-12)
             // A positive sample keeps weight 1 whatever the ratio.
             var p = MinibatchGradient(policy: policy, options: topr)
             p.add(rows: rows, tokens: tokens, logp: logp, advantages: [1, 1], positive: true)

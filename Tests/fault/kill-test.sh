@@ -12,7 +12,7 @@
 # How it works. A small run (3 steps, 2 shards, grpo so that every split output is read) is built
 # once without faults, with every stage traced by strace; that is the reference, and a snapshot of
 # the run directory is kept before each step. A kill point is (stage, step, n): the n-th file
-# syscall (openat, read, write, fsync, rename, unlink, close, mkdir) of that stage, counted from its
+# syscall (openat, read, write, fsync, rename[at], unlink[at], close, mkdir) of that stage, counted from its
 # first touch of the run directory, picked uniformly from the reference trace with a seeded RNG.
 # Each trial restores the snapshot, runs one step (pipelines/run.sh for valence-init)
 # with the chosen stage under `strace -e inject=SYSCALL:signal=KILL:when=K`, so the kernel kills
@@ -62,7 +62,7 @@ trap cleanup EXIT
 RUN=$W/run
 STEPS=3
 FLAGS=(--objective grpo --steps $STEPS --shards 2 --train 300 --test 200 --batch 16 --group 4 --corpus 3000 --seed 7)
-SYSCALLS=openat,read,write,fsync,rename,unlink,close,mkdir
+SYSCALLS=openat,read,write,fsync,rename,renameat,unlink,unlinkat,close,mkdir
 MODE=strace
 command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null || MODE=timer
 RANDOM=$SEED

@@ -18,6 +18,12 @@
 # runtime libraries they load) into RUN/.slurm/bin and called there by absolute path, so the nodes
 # need neither Swift nor the build directory. Job logs: RUN/.slurm/logs; submissions: RUN/.slurm/jobs.tsv.
 #
+# Whoever can write RUN, RUN/.slurm or RUN/.slurm/bin could replace what the jobs run as you: a run
+# directory any of which users other than its owner can write (or owned by someone else, or with
+# .slurm a symbolic link) is refused before anything is written or submitted (exit 77; see
+# docs/security.md). Staged binaries are read-only; directories this script creates get no group or
+# other write bit.
+#
 # Environment:
 #   VALENCE_BIN        the built valence-* binaries (default: .build/release of this checkout)
 #   VALENCE_SLURM_BIN  use this directory of binaries (same absolute path on every node) instead of staging
@@ -28,7 +34,7 @@
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
   [[ $# -ge 1 ]] && exit 0
   exit 64
 fi
@@ -46,13 +52,43 @@ die() { echo "valence-slurm: $1" >&2; exit "${2:-1}"; }
 for tool in valence-init "${TOOLS[@]}"; do
   [[ -x "$BIN/$tool" ]] || die "$BIN/$tool: not built (run: make build)" 69
 done
+[[ "$MODE" == shard || "$MODE" == stage ]] || die "VALENCE_SLURM_MODE=$MODE: use shard or stage" 64
+
+# Nobody but the owner may be able to change what the jobs will run (before anything is written).
+if [[ ! -e "$RUN" ]]; then
+  mkdir -p "$RUN"
+  chmod go-w "$RUN"
+fi
+RUN=$(cd "$RUN" && pwd)
+refuse_unsafe() {  # [--no-follow] PATH
+  local why path=${*: -1} fix=
+  why=$(slurm_unsafe "$@")
+  [[ "$why" == *writable* ]] && fix=" (chmod go-w $path)"
+  [[ -z "$why" ]] || die "$path $why: other users could change what the jobs run as $(id -un)$fix" 77
+}
+refuse_unsafe "$RUN"
+for dir in "$RUN/.slurm" "$RUN/.slurm/bin"; do
+  if [[ -e "$dir" || -L "$dir" ]]; then refuse_unsafe --no-follow "$dir"; fi
+done
+if [[ -n "${VALENCE_SLURM_BIN:-}" ]]; then
+  refuse_unsafe "$VALENCE_SLURM_BIN"
+  for tool in "${TOOLS[@]}"; do
+    if [[ -e "$VALENCE_SLURM_BIN/$tool" ]]; then refuse_unsafe "$VALENCE_SLURM_BIN/$tool"; fi
+  done
+fi
+# A directory above RUN that others can write (without the sticky bit) lets them rename RUN away
+# and put another in its place: said, not refused (shared project directories are often so).
+dir=$(cd "$RUN" && pwd -P)
+while [[ "$dir" != / ]]; do
+  dir=$(dirname "$dir")
+  if [[ ! -k "$dir" ]] && why=$(slurm_unsafe "$dir") && [[ "$why" == *writable* ]]; then
+    echo "valence-slurm: warning: $dir $why: other users could replace $RUN" >&2
+  fi
+done
+
 for tool in sbatch squeue; do
   command -v "$tool" >/dev/null || die "$tool not found: run this on a Slurm submit host (or: make test-slurm)" 69
 done
-[[ "$MODE" == shard || "$MODE" == stage ]] || die "VALENCE_SLURM_MODE=$MODE: use shard or stage" 64
-
-mkdir -p "$RUN"
-RUN=$(cd "$RUN" && pwd)
 PREFIX=$(slurm_job_prefix "$RUN")
 
 # A run with jobs in the queue is left alone: re-initialising could change its shards under them.
@@ -83,6 +119,7 @@ SHARDS=$(config_int shards)
 stage_binaries() {
   local dest=$1 tmp f name
   mkdir -p "$dest"
+  chmod go-w "$RUN/.slurm" "$dest"
   tmp=$(mktemp -d "$dest/.staging.XXXXXX")
   for tool in "${TOOLS[@]}"; do
     strip -o "$tmp/$tool" "$BIN/$tool" 2>/dev/null || cp "$BIN/$tool" "$tmp/$tool"   # stripped: 1.5 MB, not 6
@@ -95,7 +132,8 @@ stage_binaries() {
   done
   for f in "$tmp"/*; do
     name=$(basename "$f")
-    if cmp -s "$f" "$dest/$name"; then rm -f "$f"; else chmod a+rx "$f"; mv -f "$f" "$dest/$name"; fi
+    # Read-only for everyone: a job never runs a binary something could have written to since.
+    if cmp -s "$f" "$dest/$name"; then rm -f "$f"; chmod 555 "$dest/$name"; else chmod 555 "$f"; mv -f "$f" "$dest/$name"; fi
   done
   rmdir "$tmp"
 }
@@ -107,6 +145,7 @@ else
 fi
 LOGS=$RUN/.slurm/logs
 mkdir -p "$LOGS"
+chmod go-w "$RUN/.slurm" "$LOGS"
 SUBMISSION=$(date +%Y%m%dT%H%M%S)-$$
 
 # submit NAME DEPENDENCY SBATCH-OPTIONS-AND-SCRIPT...: prints the job id.

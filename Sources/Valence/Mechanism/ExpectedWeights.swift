@@ -51,8 +51,8 @@ extension ExpectedWeight {
     /// topr is reinforce here (one minibatch: its ratio is exactly 1). ppo gives the return r: its
     /// critic baseline V(c_ij) multiplies a score of expectation zero, so it drops out and w = p.
     public static func advantageRule(_ config: RunConfig) -> (Int, Int) -> Double {
-        let objective = config.objective, group = config.group, lambda = config.lambda
-        return { r, c in objective.advantage(reward: r, correct: c, groupSize: group, lambda: lambda) }
+        let advantage = config.objective.advantages(config), group = config.group
+        return { r, c in advantage(r, c, group) }
     }
 
     /// The expected weight of a prompt of success probability `p` in the run `config`.

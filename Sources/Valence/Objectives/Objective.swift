@@ -1,71 +1,70 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+/// A policy-gradient objective: an advantage rule (what weight reads and the advantage it gives
+/// each rollout) paired with a loss rule (how update turns advantages into a gradient).
+///
+/// The list of objectives is ``Objective/all`` (ObjectiveRegistry.swift); stages ask an objective
+/// what to read and do and never name one.
+public struct Objective: Sendable, Hashable, CustomStringConvertible {
+    /// The name used on the command line, in config.json and in reports.
+    public let rawValue: String
+    public let advantageRule: any AdvantageRule
+    public let lossRule: any LossRule
+    /// Its colour in every figure (``ObjectivePalette``).
+    public let color: String
+    /// One line for `valence-init --list-objectives` and the docs table.
+    public let summary: String
 
-/// A policy-gradient objective, defined by the advantage it gives each rollout (docs/model.md 5 table).
-public enum Objective: String, Sendable, CaseIterable, Codable {
-    case psr
-    case nsr
-    case reinforce
-    case wReinforce = "w-reinforce"
-    case grpo
-    case rloo
-    case drGrpo = "dr-grpo"
-    /// Tapered off-policy REINFORCE: negatives are scaled by min(1, pi_theta(y) / pi_gen(y)) of the
-    /// whole response under the policy being updated, so weight writes reinforce's +-1 and update
-    /// applies the truncated ratio (see ``TOPR``).
-    case topr
-    /// Token-level advantages r - V(c_ij) from a tabular critic (see ``Critic``).
-    case ppo
+    public init(_ name: String, _ advantage: any AdvantageRule, loss: any LossRule = PolicyGradientLoss(), color: String, summary: String) {
+        rawValue = name
+        advantageRule = advantage
+        lossRule = loss
+        self.color = color
+        self.summary = summary
+    }
+
+    /// The registered objective of this name.
+    public init?(rawValue: String) {
+        guard let o = Objective.all.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = o
+    }
+
+    /// The registry's list (``all``), under the name the enum it replaced used.
+    public static var allCases: [Objective] { all }
+
+    public static func == (l: Objective, r: Objective) -> Bool { l.rawValue == r.rawValue }
+    public func hash(into h: inout Hasher) { h.combine(rawValue) }
+    public var description: String { rawValue }
 
     /// Which of split's outputs weight must read: PSR never looks at wrong samples, NSR never at
     /// correct ones, and only the group-relative objectives need the per-prompt counts.
-    public var readsPositives: Bool { self != .nsr }
-    public var readsNegatives: Bool { self != .psr }
-    public var readsGroups: Bool {
-        switch self {
-        case .grpo, .rloo, .drGrpo: return true
-        default: return false
-        }
-    }
-
+    public var readsPositives: Bool { advantageRule.reads.contains(.positives) }
+    public var readsNegatives: Bool { advantageRule.reads.contains(.negatives) }
+    public var readsGroups: Bool { advantageRule.reads.contains(.groups) }
+    /// Whether the objective keeps a critic beside the policy (ppo): init writes its step-0 file,
+    /// weight reads it for per-token advantages, update moves it.
+    public var usesCritic: Bool { advantageRule.reads.contains(.critic) }
     /// Whether the advantage differs per position: weight then writes `adv_tokens`.
-    public var hasTokenAdvantages: Bool { self == .ppo }
+    public var hasTokenAdvantages: Bool { usesCritic }
 
-    /// A_i for a rollout with reward `reward` in a group of `groupSize` with `correct` correct.
-    ///
-    /// mean and std are over the group's G rewards (population std); a uniform group gives the
-    /// group-relative objectives 0. topr gets reinforce's +-1 here (its ratio factor needs the
-    /// current policy, so update applies it); ppo gets the return r, from which weight subtracts
-    /// the critic's value per token.
-    @inline(__always)
+    /// A_i for a rollout with reward `reward` in a group of `groupSize` with `correct` correct, with
+    /// `lambda` for w-reinforce and the other parameters at their defaults (tests and tools).
     public func advantage(reward: Int, correct: Int, groupSize: Int, lambda: Double) -> Double {
-        let r = Double(reward)
-        switch self {
-        case .psr: return reward == 1 ? 1 : 0
-        case .nsr: return reward == 1 ? 0 : -1
-        case .reinforce: return reward == 1 ? 1 : -1
-        case .wReinforce: return reward == 1 ? lambda : -1
-        case .grpo:
-            let mean = Double(correct) / Double(groupSize)
-            let std = (mean * (1 - mean)).squareRoot()
-            return (r - mean) / (std + 1e-6)
-        case .rloo:
-            return r - Double(correct - reward) / Double(groupSize - 1)
-        case .drGrpo:
-            return r - Double(correct) / Double(groupSize)
-        case .topr: return reward == 1 ? 1 : -1
-        case .ppo: return r
-        }
+        var c = RunConfig()
+        c.lambda = lambda
+        return advantageRule.advantage(reward: reward, correct: correct, groupSize: groupSize, config: c)
     }
-}
 
-/// TOPR's negative-sample weight (docs/model.md 5 table).
-public enum TOPR {
-    /// min(1, pi_theta(y) / pi_gen(y)) over the whole response, from the summed log-ratio. When the
-    /// policy has not moved since generation every term is exactly 0, so the weight is exactly 1.
-    @inline(__always)
-    public static func weight(logRatio: Double) -> Double {
-        logRatio >= 0 ? 1 : exp(logRatio)
+    /// The advantage function with the run's parameters bound, for weight's per-rollout loop.
+    public func advantages(_ config: RunConfig) -> AdvantageFunction { advantageRule.bind(config) }
+
+    /// Checks the objective's needs against the run (e.g. group sizes, passk's k <= G).
+    public func validate(_ config: RunConfig) throws {
+        if readsGroups && config.group < 2 {
+            throw ValenceError.config(detail: "\(rawValue) needs group >= 2 (it compares samples within a group), got \(config.group)")
+        }
+        if let problem = advantageRule.check(config) { throw ValenceError.config(detail: problem) }
+        if let problem = lossRule.check(config, objective: self) { throw ValenceError.config(detail: problem) }
     }
+
+    /// The objective's own parameters in words, for reports.
+    func summaryParts(_ config: RunConfig) -> [String] { advantageRule.summaryParts(config) }
 }

@@ -7,6 +7,7 @@ public enum Purpose: UInt64, Sendable {
     case rollout = 4     // one rollout's tokens
     case minibatch = 5   // the minibatch shuffle of a step
     case evalSample = 6  // sampled Pass@k rollouts
+    case clipCov = 7     // Clip-Cov's token draw of a step's minibatch
 }
 
 /// A counter-based generator: its stream is a pure function of (seed, purpose, a, b, c).

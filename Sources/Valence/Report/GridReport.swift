@@ -18,6 +18,12 @@ public enum GridReport {
             try report.write(to: out)
             return "\(out)/report.md, " + report.regimes.map { MechanismReport.figureFile($0) }.joined(separator: ", ") + ", mechanism.csv"
         }),
+        ("paper", { runs, out in
+            // The paper's own end points, when the data directory is at hand (run from the repository).
+            let reference = FileSystem.exists(PaperReport.referencePath) ? PaperReport.referencePath : nil
+            try PaperReport.load(runs: runs, reference: reference).write(to: out)
+            return "\(out)/report.md"
+        }),
     ]
 
     public static var names: [String] { all.map(\.name) }

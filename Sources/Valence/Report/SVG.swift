@@ -9,18 +9,8 @@ import Glibc
 /// adding an objective never recolours the others. Names not in the table get a colour from a
 /// fallback list chosen by a stable hash of the name.
 public enum ObjectivePalette {
-    public static let fixed: [(name: String, color: String)] = [
-        ("base", "#333333"),
-        ("psr", "#d62728"),
-        ("nsr", "#1f77b4"),
-        ("w-reinforce", "#2ca02c"),
-        ("reinforce", "#9467bd"),
-        ("grpo", "#ff7f0e"),
-        ("rloo", "#8c564b"),
-        ("dr-grpo", "#e377c2"),
-        ("topr", "#bcbd22"),
-        ("ppo", "#17becf"),
-    ]
+    /// The base policy's colour, then each registered objective's own (declared in the registry).
+    public static let fixed: [(name: String, color: String)] = [("base", "#333333")] + Objective.all.map { ($0.rawValue, $0.color) }
 
     static let fallback = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354"]
 
@@ -46,7 +36,7 @@ public enum ObjectivePalette {
 
 /// Marker shapes drawn on the points of a curve and in its legend entry.
 public enum SeriesMarker: String, CaseIterable, Sendable {
-    case circle, square, triangle, diamond, triangleDown, plus, cross, star, bar, hexagon
+    case circle, square, triangle, diamond, triangleDown, plus, cross, star, bar, hexagon, pentagon, column
 
     /// SVG for the marker centred at (x, y) with "radius" r.
     func svg(x: Double, y: Double, r: Double, color: String) -> String {
@@ -68,6 +58,8 @@ public enum SeriesMarker: String, CaseIterable, Sendable {
         case .bar: return polygon([(-1.2, -0.45), (1.2, -0.45), (1.2, 0.45), (-1.2, 0.45)])
         case .plus: return strokes([(-1.3, 0, 1.3, 0), (0, -1.3, 0, 1.3)])
         case .cross: return strokes([(-1, -1, 1, 1), (-1, 1, 1, -1)])
+        case .pentagon: return polygon([(0, -1.2), (1.15, -0.35), (0.7, 1.0), (-0.7, 1.0), (-1.15, -0.35)])
+        case .column: return polygon([(-0.45, -1.2), (0.45, -1.2), (0.45, 1.2), (-0.45, 1.2)])
         }
     }
 }

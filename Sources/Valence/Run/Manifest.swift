@@ -72,6 +72,13 @@ public struct Manifest: Sendable, Equatable {
         try FileSystem.writeAtomically(path, text: json.prettyText() + "\n")
     }
 
+    /// Reads and checks the manifest at `path`.
+    ///
+    /// Every output path is checked here, once, before any stage can open it: it must be a
+    /// ``RelativePath`` (relative, normal, no `..`), and when the manifest lies in a registered run
+    /// directory (``Confinement``; every ``RunLayout`` registers its root) it must also resolve,
+    /// symbolic links followed, inside that directory. Anything else is refused with exit 65
+    /// naming this file and the field (`outputs[i].path`).
     public static func read(_ path: String) throws -> Manifest {
         guard FileSystem.exists(path) else {
             throw ValenceError.missingInput(path: path, detail: "no manifest: the stage that writes it has not completed")
@@ -95,10 +102,11 @@ public struct Manifest: Sendable, Equatable {
             shards: f.has("shards") ? try f.int("shards") : nil,
             inputs: try hex("inputs", try f.string("inputs"))
         )
-        for item in try f.array("outputs") {
+        let root = Confinement.root(of: path)
+        for (i, item) in try f.array("outputs").enumerated() {
             let o = JSONFields(item, path: path)
             m.outputs.append(Output(
-                path: try o.string("path"),
+                path: try confinedPath(try o.string("path"), field: "outputs[\(i)].path", manifest: path, root: root),
                 schema: try o.string("schema"),
                 records: try o.int("records"),
                 bytes: try o.int("bytes"),
@@ -107,5 +115,23 @@ public struct Manifest: Sendable, Equatable {
         }
         m.stats = try f.object("stats").value.objectValue ?? []
         return m
+    }
+
+    /// `text` if it is a relative path that stays inside `root` (when given); else the error that
+    /// names the manifest and the field.
+    static func confinedPath(_ text: String, field: String, manifest: String, root: String?) throws -> String {
+        func refuse(_ problem: String) -> ValenceError {
+            .badData(path: manifest, line: nil, detail: "field \"\(field)\" (\(JSONValue.string(text).prettyText())) \(problem)")
+        }
+        let relative: RelativePath
+        do {
+            relative = try RelativePath(validating: text)
+        } catch {
+            throw refuse("\(error): a manifest lists only normal relative paths inside its run directory")
+        }
+        if let root, let escape = Confinement.escape(of: relative, under: root) {
+            throw refuse(escape.description)
+        }
+        return text
     }
 }

@@ -194,6 +194,9 @@ public struct UpdateStats: ManifestStats {
     public var gradClippedSteps: Int?
     /// Mean truncated-ratio weight of topr's negatives.
     public var toprMeanWeight: Double?
+    /// Tokens KL-Cov or Clip-Cov selected over the step's minibatches.
+    public var klCovTokens: Int?
+    public var clipCovTokens: Int?
 
     public init(t: Int) { self.t = t }
 
@@ -206,6 +209,8 @@ public struct UpdateStats: ManifestStats {
         if let clipFraction { f.append(("clip_fraction", .double(clipFraction))) }
         if let gradClippedSteps { f.append(("grad_clipped_steps", .int(gradClippedSteps))) }
         if let toprMeanWeight { f.append(("topr_mean_weight", .double(toprMeanWeight))) }
+        if let klCovTokens { f.append(("kl_cov_tokens", .int(klCovTokens))) }
+        if let clipCovTokens { f.append(("clip_cov_tokens", .int(clipCovTokens))) }
         return f
     }
 
@@ -224,6 +229,8 @@ public struct UpdateStats: ManifestStats {
         clipFraction = try r.optionalDouble("clip_fraction")
         gradClippedSteps = try r.optionalInt("grad_clipped_steps")
         toprMeanWeight = try r.optionalDouble("topr_mean_weight")
+        klCovTokens = try r.optionalInt("kl_cov_tokens")
+        clipCovTokens = try r.optionalInt("clip_cov_tokens")
     }
 }
 

@@ -1,8 +1,11 @@
 /// Everything that defines a run, written once by `valence-init` to `RUN/config.json`.
 ///
-/// Defaults are docs/model.md's. Two digests derive from it: the task id (what fixes the prompt sets) and
-/// the run id (what fixes every number the run produces). The run id leaves out `steps` and
-/// `shards`, so a run can be extended or re-sharded without changing a single record.
+/// Defaults are docs/model.md's. Every field is declared once in ``fields`` (RunConfig+Fields.swift, and the
+/// objective and loss rules for the fields they own): config.json, the run id, the `valence-init`
+/// options and the Makefile variables all follow from those declarations. Two digests derive from
+/// it: the task id (what fixes the prompt sets) and the run id (what fixes every number the run
+/// produces). The run id leaves out `steps` and `shards`, so a run can be extended or re-sharded
+/// without changing a single record.
 public struct RunConfig: Sendable, Equatable {
     public var seed: UInt64 = 1
     // Task (docs/model.md 2)
@@ -28,7 +31,7 @@ public struct RunConfig: Sendable, Equatable {
     // Update switches (docs/model.md 5.7); the defaults reproduce the plain step. See docs/objectives.md.
     /// M, optimizer steps per training step, each on one of M equal minibatches (seeded shuffle).
     public var minibatches = 1
-    /// PPO clip epsilon; nil is off.
+    /// PPO clip epsilon (both sides); nil is off.
     public var clip: Double? = nil
     /// Coefficient of the mean visited-row entropy added to J.
     public var entropyCoef = 0.0
@@ -42,8 +45,12 @@ public struct RunConfig: Sendable, Equatable {
     public var criticLearningRate = 0.5
     /// Drop groups whose G rollouts are all correct or all wrong before weighting.
     public var filterGroups = false
-    /// sampled (SPEC 5) or expected (SPEC 8: each prompt's G rollouts replaced by their expectation).
+    /// sampled (docs/model.md 5) or expected (docs/model.md 8: each prompt's G rollouts replaced by their
+    /// expectation; docs/mechanism.md).
     public var rollouts = RolloutMode.sampled
+    /// The fields owned by objective and loss rules (passk's k, clip-higher, KL-Cov, Clip-Cov), by
+    /// config.json key; a field at its default is not stored, so equal configs compare equal.
+    public var parameters: [String: JSONValue] = [:]
     // Evaluation (docs/model.md 6)
     public var evalTemperature = 1.0
     public var evalTrain = false
@@ -52,48 +59,26 @@ public struct RunConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// Checks every value against its documented range.
+    /// The value of a rule-owned field (its default when not set).
+    public func parameter(_ field: ConfigField) -> JSONValue {
+        parameters[field.key] ?? field.defaultValue
+    }
+
+    /// Sets a rule-owned field; its default is stored as absence.
+    public mutating func setParameter(_ field: ConfigField, _ value: JSONValue) {
+        if value == field.defaultValue { parameters[field.key] = nil } else { parameters[field.key] = value }
+    }
+
+    /// Checks every value against its declared bounds, then the combination of objective and loss
+    /// options (docs/model.md 5.7 defines only some of them).
     public func validate() throws {
-        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
-            if !ok { throw ValenceError.config(detail: message()) }
-        }
         let task = try AddTask(digits: digits)
         _ = try ContextSpace(task: task, window: window)
-        let pairs = task.operandCount * task.operandCount
-        try check(trainPrompts >= 1 && testPrompts >= 1 && trainPrompts + testPrompts <= pairs,
-                  "train (\(trainPrompts)) and test (\(testPrompts)) prompts must be >= 1 and together at most \(pairs) for digits = \(digits)")
-        try check(alpha >= 1e-6 && alpha <= 1e6, "alpha = \(alpha) must be in [0.000001, 1000000]")
-        try check(corpus >= 1 && corpus <= 100_000_000, "corpus = \(corpus) must be in 1...100000000")
-        try check((0...1).contains(forget), "forget = \(forget) must be in [0, 1]")
-        try check((0...1).contains(noise), "noise = \(noise) must be in [0, 1]")
-        // Temperatures and the scale of advantages are bounded so that every logit, probability and
-        // statistic a run writes stays a finite number (JSON has no NaN or infinity).
-        try check(baseTemperature >= 1e-3 && baseTemperature <= 1e3, "base temperature = \(baseTemperature) must be in [0.001, 1000]")
-        try check(lambda >= 0 && lambda <= 1e3, "lambda = \(lambda) must be in [0, 1000]")
-        try check(batch >= 1 && batch <= trainPrompts, "batch = \(batch) must be in 1...\(trainPrompts) (the train prompts)")
-        try check(group >= 1 && group <= 1_000_000, "group = \(group) must be in 1...1000000")
-        if objective.readsGroups {
-            try check(group >= 2, "\(objective.rawValue) needs group >= 2 (it compares samples within a group), got \(group)")
+        for field in Self.fields {
+            if let problem = field.check(self) { throw ValenceError.config(detail: problem) }
         }
-        try check(learningRate > 0 && learningRate <= 1e3, "lr = \(learningRate) must be in (0, 1000]")
-        try check(minibatches >= 1 && minibatches <= batch * group,
-                  "minibatches = \(minibatches) must be in 1...\(batch * group) (the rollouts per step)")
-        if let clip { try check(clip > 0 && clip < 1, "clip = \(clip) must be in (0, 1) (or off)") }
-        try check(entropyCoef >= 0 && entropyCoef <= 1e3, "entropy coefficient = \(entropyCoef) must be in [0, 1000]")
-        try check(klCoef >= 0 && klCoef <= 1e3, "KL coefficient = \(klCoef) must be in [0, 1000]")
-        try check(weightDecay >= 0 && weightDecay < 1 / learningRate,
-                  "weight decay = \(weightDecay) must be in [0, 1/lr)")
-        try check(weightDecay == 0 || optimizer == .adamw,
-                  "weight decay = \(weightDecay) needs the adamw optimizer (the run uses \(optimizer.rawValue))")
-        if let gradClip { try check(gradClip > 0 && gradClip <= 1e9, "gradient-norm clip = \(gradClip) must be in (0, 1e9] (or off)") }
-        try check(criticLearningRate > 0 && criticLearningRate <= 1, "critic lr = \(criticLearningRate) must be in (0, 1]")
-        if filterGroups {
-            try check(group >= 2, "group filtering needs group >= 2 (a group of one is always uniform), got \(group)")
-        }
-        try check(steps >= 0 && steps <= 1_000_000, "steps = \(steps) must be in 0...1000000")
-        try check(evalTemperature >= 1e-3 && evalTemperature <= 1e3, "eval temperature = \(evalTemperature) must be in [0.001, 1000]")
-        try validateRolloutMode()
-        try check(shards >= 1 && shards <= batch, "shards = \(shards) must be in 1...\(batch) (the batch size)")
+        try objective.validate(self)
+        try UpdateOptions.validate(self)
     }
 
     public var task: AddTask {
@@ -124,67 +109,49 @@ public struct RunConfig: Sendable, Equatable {
 
     // MARK: JSON
 
+    /// The identity: the schema, every `always` field, then every `unlessDefault` field that is not
+    /// at its default, in declaration order.
     var identityJSON: JSONValue {
-        let fields: [(String, JSONValue)] = [
-            ("schema", .string(Schema.config.rawValue)),
-            ("seed", .int(Int(bitPattern: UInt(seed)))),
-            ("task", .string("add")),
-            ("digits", .int(digits)),
-            ("train_prompts", .int(trainPrompts)),
-            ("test_prompts", .int(testPrompts)),
-            ("window", .int(window)),
-            ("alpha", .double(alpha)),
-            ("corpus", .int(corpus)),
-            ("forget", .double(forget)),
-            ("noise", .double(noise)),
-            ("base_temperature", .double(baseTemperature)),
-            ("objective", .string(objective.rawValue)),
-            ("lambda", .double(lambda)),
-            ("batch", .int(batch)),
-            ("group", .int(group)),
-            ("optimizer", .string(optimizer.rawValue)),
-            ("lr", .double(learningRate)),
-            ("eval_temperature", .double(evalTemperature)),
-            ("eval_train", .bool(evalTrain)),
-        ]
-        return .object(fields + switchFields.filter { !$0.isDefault }.map { ($0.key, $0.value) })
-    }
-
-    /// The update switches as config fields. A switch at its default is left out of the identity,
-    /// so runs made before the switches existed keep their run id; config.json records them all.
-    var switchFields: [(key: String, value: JSONValue, isDefault: Bool)] {
-        [
-            ("minibatches", .int(minibatches), minibatches == 1),
-            ("clip", clip.map { .double($0) } ?? .null, clip == nil),
-            ("entropy_coef", .double(entropyCoef), entropyCoef == 0),
-            ("kl_coef", .double(klCoef), klCoef == 0),
-            ("weight_decay", .double(weightDecay), weightDecay == 0),
-            ("grad_clip", gradClip.map { .double($0) } ?? .null, gradClip == nil),
-            ("critic_lr", .double(criticLearningRate), criticLearningRate == 0.5),
-            ("filter_groups", .bool(filterGroups), !filterGroups),
-            ("rollouts", .string(rollouts.rawValue), rollouts == .sampled),
-        ]
+        var out: [(String, JSONValue)] = [("schema", .string(Schema.config.rawValue))]
+        for f in Self.fields where f.identity == .always { out.append((f.key, f.get(self))) }
+        for f in Self.fields where f.identity == .unlessDefault {
+            let v = f.get(self)
+            if v != f.defaultValue { out.append((f.key, v)) }
+        }
+        return .object(out)
     }
 
     /// The switches in words, for reports: "M = 4, clip 0.2, adamw wd 0.01, ...".
     public var switchSummary: String {
-        var parts = ["M = \(minibatches)", clip.map { "clip \(formatNumber($0, decimals: 3))" } ?? "no clip"]
+        let options = UpdateOptions(config: self)
+        var parts = ["M = \(minibatches)"]
+        if let low = options.clipLow, let high = options.clipHigh, low == high {
+            parts.append("clip \(formatNumber(low, decimals: 3))")
+        } else if options.clipLow != nil || options.clipHigh != nil {
+            parts.append("clip [\(options.clipLow.map { formatNumber($0, decimals: 3) } ?? "-"), \(options.clipHigh.map { formatNumber($0, decimals: 3) } ?? "-")]")
+        } else {
+            parts.append("no clip")
+        }
         if entropyCoef != 0 { parts.append("entropy \(formatNumber(entropyCoef, decimals: 4))") }
         if klCoef != 0 { parts.append("KL \(formatNumber(klCoef, decimals: 4))") }
         if optimizer == .adamw { parts.append("weight decay \(formatNumber(weightDecay, decimals: 4))") }
         if let gradClip { parts.append("grad-norm clip \(formatNumber(gradClip, decimals: 4))") }
-        if objective == .ppo { parts.append("critic lr \(formatNumber(criticLearningRate, decimals: 4))") }
+        if objective.usesCritic { parts.append("critic lr \(formatNumber(criticLearningRate, decimals: 4))") }
         if filterGroups { parts.append("uniform groups dropped") }
-        if rollouts == .expected { parts.append("expected gradient") }
+        parts += options.summaryParts
+        parts += objective.summaryParts(self)
         return parts.joined(separator: ", ")
     }
 
-    /// The full config as written to `config.json` (identity fields, every switch, steps and shards).
+    /// The full config as written to `config.json` (identity fields, every update switch at its
+    /// default, steps and shards, then the two ids; rule-owned fields only when set).
     public var json: JSONValue {
         guard case .object(var fields) = identityJSON else { return identityJSON }
-        fields += switchFields.filter(\.isDefault).map { ($0.key, $0.value) }
-        fields.append(("steps", .int(steps)))
-        fields.append(("shards", .int(shards)))
+        for f in Self.fields where f.identity == .unlessDefault && f.recordedAtDefault {
+            let v = f.get(self)
+            if v == f.defaultValue { fields.append((f.key, v)) }
+        }
+        for f in Self.fields where f.identity == .never { fields.append((f.key, f.get(self))) }
         fields.append(("run", .string(runID.description)))
         fields.append(("task_id", .string(taskID.description)))
         return .object(fields)
@@ -195,59 +162,17 @@ public struct RunConfig: Sendable, Equatable {
         guard schema == Schema.config.rawValue else {
             throw ValenceError.badData(path: json.path, line: nil, detail: "schema is \"\(schema)\", expected \"\(Schema.config.rawValue)\"")
         }
-        let seedValue = try json.int("seed")
-        seed = UInt64(bitPattern: Int64(seedValue))
-        let taskName = try json.string("task")
-        guard taskName == "add" else {
-            throw ValenceError.config(detail: "\(json.path): " + "unknown task \"\(taskName)\" (Valence knows \"add\")")
-        }
-        digits = try json.int("digits")
-        trainPrompts = try json.int("train_prompts")
-        testPrompts = try json.int("test_prompts")
-        window = try json.int("window")
-        alpha = try json.double("alpha")
-        corpus = try json.int("corpus")
-        forget = try json.double("forget")
-        noise = try json.double("noise")
-        baseTemperature = try json.double("base_temperature")
-        let objectiveName = try json.string("objective")
-        guard let o = Objective(rawValue: objectiveName) else {
-            throw ValenceError.config(detail: "\(json.path): " + "unknown objective \"\(objectiveName)\"")
-        }
-        objective = o
-        lambda = try json.double("lambda")
-        batch = try json.int("batch")
-        group = try json.int("group")
-        let optimizerName = try json.string("optimizer")
-        guard let k = OptimizerKind(rawValue: optimizerName) else {
-            throw ValenceError.config(detail: "\(json.path): " + "unknown optimizer \"\(optimizerName)\"")
-        }
-        optimizer = k
-        learningRate = try json.double("lr")
-        evalTemperature = try json.double("eval_temperature")
-        evalTrain = try json.bool("eval_train")
-        // Switches: absent in configs written before they existed, which means their defaults.
-        func optionalDouble(_ key: String) throws -> Double? {
-            if !json.has(key) || json.value[key] == .null { return nil }
-            return try json.double(key)
-        }
-        if json.has("minibatches") { minibatches = try json.int("minibatches") }
-        clip = try optionalDouble("clip")
-        if json.has("entropy_coef") { entropyCoef = try json.double("entropy_coef") }
-        if json.has("kl_coef") { klCoef = try json.double("kl_coef") }
-        if json.has("weight_decay") { weightDecay = try json.double("weight_decay") }
-        gradClip = try optionalDouble("grad_clip")
-        if json.has("critic_lr") { criticLearningRate = try json.double("critic_lr") }
-        if json.has("filter_groups") { filterGroups = try json.bool("filter_groups") }
-        if json.has("rollouts") {
-            let name = try json.string("rollouts")
-            guard let mode = RolloutMode(rawValue: name) else {
-                throw ValenceError.config(detail: "\(json.path): unknown rollouts \"\(name)\" (sampled or expected)")
+        for field in Self.fields {
+            // Fields that are part of the identity only when set may be absent (configs written
+            // before they existed), which means their defaults.
+            if field.identity == .unlessDefault && !json.has(field.key) { continue }
+            let value = try field.decode(json)
+            do {
+                try field.set(&self, value)
+            } catch let ValenceError.config(detail) {
+                throw ValenceError.config(detail: "\(json.path): \(detail)")
             }
-            rollouts = mode
         }
-        steps = try json.int("steps")
-        shards = try json.int("shards")
         // A value out of range is a misconfiguration (exit 78), named with the file it is in; a
         // file that is not a config at all (syntax, schema, missing or mistyped fields) is bad data (65).
         do {

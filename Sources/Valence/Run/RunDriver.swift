@@ -77,38 +77,58 @@ public struct RunDriver {
         try makeDurable(through: (next ?? env.config.steps + 1) - 1)
         guard var next else { return .complete }
         let first = next
+        var barrier = Barrier()
         if next == 0 {
             try run(step: 0)
-            try barrier(after: 0)
+            try barrier.passed(step: 0, self)
             progress(0)
             next = 1
-            if next > env.config.steps { return .stepped(first: 0, last: 0) }
         }
-        repeat {
+        while next <= env.config.steps && (allSteps || next == 1 || next == first) {
             try run(step: next)
-            try barrier(after: next)
+            try barrier.passed(step: next, self)
             progress(next)
             next += 1
-        } while allSteps && next <= env.config.steps
+        }
+        try barrier.finish(self)
         return .stepped(first: first, last: next - 1)
     }
 
-    /// Under ``Durability/stepBarrier``: makes step `step` durable and records it.
-    func barrier(after step: Int) throws {
-        guard Durability.current == .stepBarrier else { return }
-        try Durability.barrier(env.layout.root)
-        try SyncedMarker(layout: env.layout).write(step)
+    /// Under ``Durability/stepBarrier``: a `syncfs` at most once a second while steps run (group
+    /// commit: a fast run does not wait on the disk after every step) and always at the end, each
+    /// recorded in `RUN/.synced`.
+    struct Barrier {
+        static let interval = 1.0
+        var last = ProgressLine.monotonicSeconds()
+        var pending: Int?
+
+        mutating func passed(step: Int, _ driver: RunDriver) throws {
+            guard Durability.current == .stepBarrier else { return }
+            pending = step
+            if ProgressLine.monotonicSeconds() - last >= Self.interval { try finish(driver) }
+        }
+
+        mutating func finish(_ driver: RunDriver) throws {
+            guard let step = pending else { return }
+            try Durability.barrier(driver.env.layout.root)
+            try SyncedMarker(layout: driver.env.layout).write(step)
+            pending = nil
+            last = ProgressLine.monotonicSeconds()
+        }
     }
 
-    /// Under ``Durability/stepBarrier``, before new work: if the last completed step `last` may not
-    /// have reached the disk (no barrier recorded for it: the process that took it stopped between its
-    /// last manifest and its barrier), run its parts again (each one rewrites only what no longer
-    /// matches its manifest's digests), then sync.
+    /// Under ``Durability/stepBarrier``, before new work: the completed steps after the last one a
+    /// barrier recorded (a process stopped before its barrier, or a run taken so far by the stage
+    /// executables) may not all have reached the disk. Runs their parts again in order (each one
+    /// rewrites only what no longer matches its manifest's digests; normally all are up to date), then
+    /// syncs.
     func makeDurable(through last: Int) throws {
         guard Durability.current == .stepBarrier, last >= 0 else { return }
-        let marker = SyncedMarker(layout: env.layout)
-        if let synced = marker.read(), synced >= last { return }
-        try run(step: last)
-        try barrier(after: last)
+        let synced = SyncedMarker(layout: env.layout).read() ?? -1
+        guard synced < last else { return }
+        for step in max(0, synced + 1)...last { try run(step: step) }
+        var barrier = Barrier()
+        barrier.pending = last
+        try barrier.finish(self)
     }
 }

@@ -14,6 +14,10 @@
 /// RUN/metrics.jsonl                    valence-eval: each step's lines appended (see MetricsLog)
 /// RUN/.locks/                          empty lock files: one per stage part (not per step)
 /// ```
+///
+/// Making a layout registers its root with ``Confinement``: from then on, in this process, no file
+/// under it is read, created or renamed through a symbolic link that leads out of it, and the paths
+/// its manifests list are checked when they are read (docs/security.md).
 public struct RunLayout: Sendable {
     public let root: String
 
@@ -21,8 +25,11 @@ public struct RunLayout: Sendable {
         var r = root
         while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
         self.root = r
+        Confinement.register(r)
     }
 
+    /// `relative` under the root. Every `relative` is either built by this type or read from a
+    /// manifest, which ``Manifest/read(_:)`` has checked to be a ``RelativePath`` inside the run.
     public func path(_ relative: String) -> String { "\(root)/\(relative)" }
 
     public var config: String { path("config.json") }

@@ -139,11 +139,7 @@ final class LineChunks: @unchecked Sendable {
     init(path: String, digest: Bool) throws {
         self.path = path
         wantsDigest = digest
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: "no such shard") }
-            throw ValenceError.io(path: path, detail: "cannot open: \(FileSystem.errnoText())")
-        }
+        let fd = try FileSystem.openForReading(path, missing: "no such shard")
         guard let dctx = ZSTD_createDCtx() else {
             close(fd)
             throw ValenceError.io(path: path, detail: "zstd could not allocate a decompression context")

@@ -11,7 +11,8 @@ public struct ShardSummary: Sendable, Equatable {
 /// Writes JSONL records into a zstd-compressed shard under a temporary name.
 ///
 /// Callers encode each record into ``json`` and call ``endRecord()``. Nothing is visible under the
-/// final name until ``commit()`` has flushed, fsynced and renamed the file, so a crash leaves
+/// final name until ``commit()`` has flushed, fsynced and renamed the file (an ``AtomicFile``:
+/// created fresh with `O_EXCL | O_NOFOLLOW`, never through a planted link), so a crash leaves
 /// either no shard or a complete one.
 ///
 /// The shard is a sequence of independent zstd frames, each holding the whole records pending
@@ -22,8 +23,7 @@ public struct ShardSummary: Sendable, Equatable {
 /// reads the concatenation as one stream.
 public final class ShardWriter {
     public let path: String
-    let temporaryPath: String
-    let file: OutputFile
+    let file: AtomicFile
     let context: OpaquePointer
     /// Compressed bytes of one frame; reused, grown only for a frame with an unusually long record.
     var output: [UInt8]
@@ -37,7 +37,6 @@ public final class ShardWriter {
     var compressedBytes = 0
     var digest = Digest()
     var wroteFrame = false
-    var committed = false
 
     /// Uncompressed bytes after which the pending records become one frame. Larger frames
     /// compress slightly better (one frame for the whole shard is 0.9% smaller than 1 MiB frames)
@@ -48,9 +47,7 @@ public final class ShardWriter {
 
     public init(path: String, level: Int32 = 1) throws {
         self.path = path
-        try FileSystem.makeDirectories(FileSystem.directoryName(path))
-        temporaryPath = FileSystem.temporaryName(for: path)
-        do { file = try OutputFile(path: temporaryPath) } catch let error as ValenceError { throw error.naming(path) }
+        file = try AtomicFile(replacing: path)
         guard let cctx = ZSTD_createCCtx() else {
             throw ValenceError.io(path: path, detail: "zstd could not allocate a compression context")
         }
@@ -63,9 +60,9 @@ public final class ShardWriter {
         output = []
     }
 
+    /// An uncommitted shard's temporary file is removed by its ``AtomicFile``.
     deinit {
         ZSTD_freeCCtx(context)
-        if !committed { FileSystem.remove(temporaryPath) }
     }
 
     /// Terminates the record just encoded into ``json``.
@@ -108,15 +105,7 @@ public final class ShardWriter {
     @discardableResult
     public func commit() throws -> ShardSummary {
         if json.count > 0 || !wroteFrame { try compressFrame() }
-        // On any failure (ENOSPC at fsync or close, EROFS, ...) deinit removes the temporary file.
-        do {
-            try file.sync()
-            try file.close()
-        } catch let error as ValenceError {
-            throw error.naming(path)
-        }
-        try FileSystem.rename(temporaryPath, to: path)
-        committed = true
+        try file.commit()
         return ShardSummary(path: path, records: records, bytes: compressedBytes, digest: digest.value)
     }
 }

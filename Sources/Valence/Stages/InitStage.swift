@@ -73,7 +73,7 @@ public enum InitStage {
             .init(path: RunLayout.policy(0), schema: Schema.policy.rawValue, records: p.records, bytes: p.bytes, digest: p.digest),
             .init(path: RunLayout.optimizerState(0), schema: Schema.adam.rawValue, records: o.records, bytes: o.bytes, digest: o.digest),
         ]
-        if config.objective == .ppo {
+        if config.objective.usesCritic {
             let c = try Critic(space: space).write(to: env.layout.path(RunLayout.critic(0)))
             manifest.outputs.append(.init(path: RunLayout.critic(0), schema: Schema.critic.rawValue, records: c.records, bytes: c.bytes, digest: c.digest))
         }

@@ -8,7 +8,7 @@ import Dispatch
 /// that read it next without being parsed again. A hit needs the file's current bytes to have the
 /// same digest as when the value was parsed or written (the FNV-1a digest manifests use), so an edited
 /// or replaced file is parsed again, exactly as a separate stage process would parse it: the cache
-/// changes no output and no error. It holds the last ``capacity`` values.
+/// changes no output and no error. It holds the ``capacity`` values used most recently.
 ///
 /// - Complexity: a lookup reads the file once to digest it (for a policy: ~40 KB of compressed bytes,
 ///   about 1% of parsing it).
@@ -30,8 +30,13 @@ public final class ParsedFiles: @unchecked Sendable {
     /// cache when the file's bytes are those it was made from, else from `parse`.
     public func value<T>(_ path: String, variant: String = "", parse: () throws -> T) throws -> T {
         let digest = try Digest.ofFile(path).value
-        if let hit = locked({ entries.first { $0.path == path && $0.variant == variant && $0.digest == digest } }),
-           let value = hit.value as? T {
+        if let value = locked({ () -> T? in
+            // Least recently used goes first: a hit moves to the end.
+            guard let i = entries.firstIndex(where: { $0.path == path && $0.variant == variant && $0.digest == digest }),
+                  let value = entries[i].value as? T else { return nil }
+            entries.append(entries.remove(at: i))
+            return value
+        }) {
             return value
         }
         let value = try parse()

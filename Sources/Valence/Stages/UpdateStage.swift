@@ -25,7 +25,7 @@ public struct UpdateStage: StagePart {
     /// penalty, the base policy.
     func checkpointFiles(_ config: RunConfig) -> (policy: String, state: String, critic: String?, base: String?) {
         (RunLayout.policy(step - 1), RunLayout.optimizerState(step - 1),
-         config.objective == .ppo ? RunLayout.critic(step - 1) : nil, config.klCoef != 0 ? RunLayout.policy(0) : nil)
+         config.objective.usesCritic ? RunLayout.critic(step - 1) : nil, config.klCoef != 0 ? RunLayout.policy(0) : nil)
     }
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {
@@ -62,7 +62,8 @@ public struct UpdateStage: StagePart {
         // Read the weighted shards once, in canonical order per part (PSR, NSR): either straight
         // into the single minibatch (M = 1) or into compact arrays (M > 1). ppo's critic visits are
         // collected per part too, so their sums do not depend on the shard count.
-        let streaming = M == 1
+        // KL-Cov and Clip-Cov select among a minibatch's tokens, so they need it whole.
+        let streaming = M == 1 && !options.needsWholeMinibatch
         var single = MinibatchGradient(policy: policy, options: options)
         var positiveRollouts = 0, rollouts = 0
         var batch = StepBatch(length: L)
@@ -113,7 +114,7 @@ public struct UpdateStage: StagePart {
         let minibatches = streaming ? [] : batch.minibatches(M, seed: config.seed, step: step)
         var sum = (total: [Double](repeating: 0, count: policy.logits.count), psr: [Double](repeating: 0, count: policy.logits.count),
                    nsr: [Double](repeating: 0, count: policy.logits.count))
-        var tokens = 0, clipped = 0, toprSum = 0.0, toprCount = 0, clippedSteps = 0
+        var tokens = 0, clipped = 0, covSelected = 0, factorSum = 0.0, factorCount = 0, clippedSteps = 0
         var scratch = StepBatch.Scratch()
         for b in 0..<M {
             var gradient: MinibatchGradient
@@ -121,7 +122,8 @@ public struct UpdateStage: StagePart {
                 gradient = single
             } else {
                 gradient = MinibatchGradient(policy: policy, options: options)
-                for i in minibatches[b] { batch.add(i, to: &gradient, scratch: &scratch) }
+                let selection = gradient.selection(batch: batch, minibatch: minibatches[b], seed: config.seed, step: step, index: b)
+                batch.add(minibatch: minibatches[b], to: &gradient, selection: selection, scratch: &scratch)
             }
             var result = gradient.gradient(scale: scale, baseLogProbabilities: baseLogPi)
             for i in sum.total.indices {
@@ -131,8 +133,9 @@ public struct UpdateStage: StagePart {
             }
             tokens += gradient.tokens
             clipped += gradient.clipped
-            toprSum += gradient.toprWeightSum
-            toprCount += gradient.toprNegatives
+            covSelected += gradient.covSelected
+            factorSum += gradient.factorSum
+            factorCount += gradient.factorCount
             if clipGradientNorm(&result.total, limit: config.gradClip) > (config.gradClip ?? .infinity) { clippedSteps += 1 }
             state.step(parameters: &policy.logits, gradient: result.total, learningRate: config.learningRate,
                        weightDecay: config.weightDecay)
@@ -175,9 +178,11 @@ public struct UpdateStage: StagePart {
         stats.visitsPSR = positiveRollouts * L
         stats.visitsNSR = (rollouts - positiveRollouts) * L
         if M > 1 { stats.minibatches = M }
-        if config.clip != nil { stats.clipFraction = tokens > 0 ? Double(clipped) / Double(tokens) : 0 }
+        if options.clipLow != nil { stats.clipFraction = tokens > 0 ? Double(clipped) / Double(tokens) : 0 }
         if config.gradClip != nil { stats.gradClippedSteps = clippedSteps }
-        if options.topr { stats.toprMeanWeight = toprCount > 0 ? toprSum / Double(toprCount) : 1 }
+        if options.loss.usesRolloutFactor { stats.toprMeanWeight = factorCount > 0 ? factorSum / Double(factorCount) : 1 }
+        if options.klCov != nil { stats.klCovTokens = covSelected }
+        if options.clipCov != nil { stats.clipCovTokens = covSelected }
         return StageProduct(
             outputs: outputs, stats: stats,
             summary: "step \(step): |g| = \(formatNumber(stats.gradNorm, decimals: 5)) (psr \(formatNumber(stats.gradNormPSR, decimals: 5)), nsr \(formatNumber(stats.gradNormNSR, decimals: 5)))" + (M > 1 ? ", \(M) minibatches" : ""))

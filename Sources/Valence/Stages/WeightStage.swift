@@ -48,7 +48,7 @@ public struct WeightStage: StagePart {
         if objective.readsPositives { reads.shards.append(("positive", try input("positive"))) }
         if objective.readsNegatives { reads.shards.append(("negative", try input("negative"))) }
         if objective.readsGroups || config.filterGroups { reads.groups = try input("groups") }
-        if objective == .ppo { reads.critic = RunLayout.critic(step - 1) }
+        if objective.usesCritic { reads.critic = RunLayout.critic(step - 1) }
         return reads
     }
 
@@ -104,6 +104,7 @@ public struct WeightStage: StagePart {
         }
 
         let space = try config.space
+        let advantage = objective.advantages(config)
         let critic = try criticFile.map { try Critic.read(from: env.layout.path($0), space: space) }
         var rows: [Int] = []
         var rowsPrompt = -1
@@ -124,7 +125,7 @@ public struct WeightStage: StagePart {
                     correct = c
                 }
                 if dropped(r.prompt) { return }
-                r.advantage = objective.advantage(reward: r.reward, correct: correct, groupSize: config.group, lambda: config.lambda)
+                r.advantage = advantage(r.reward, correct, config.group)
                 if let critic {
                     guard r.tokens.count == space.length else {
                         throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")

@@ -52,11 +52,7 @@ public struct Digest: Sendable, Hashable {
 
     /// Streams the file in 64 KiB chunks, so digesting a large shard keeps memory flat.
     public static func ofFile(_ path: String) throws -> Digest {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: "no such file") }
-            throw ValenceError.io(path: path, detail: "cannot open: \(FileSystem.errnoText())")
-        }
+        let fd = try FileSystem.openForReading(path)
         defer { close(fd) }
         var d = Digest()
         // Not zero-filled: only the bytes read() wrote are hashed (zeroing 64 KiB cost more than

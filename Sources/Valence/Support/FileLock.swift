@@ -21,11 +21,7 @@ public final class FileLock {
     /// that holds nothing: the stage goes on as it did before part locks existed.
     public static func acquire(_ path: String, waiting: () -> Void,
                                unsupported: () -> Void = {}) throws -> FileLock {
-        try FileSystem.makeDirectories(FileSystem.directoryName(path))
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw ValenceError.io(path: path, detail: "cannot open lock file: \(FileSystem.errnoText())")
-        }
+        let fd = try openLockFile(path)
         let lock = FileLock(fd: fd)
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
         if [ENOLCK, ENOSYS, EOPNOTSUPP, EINVAL].contains(errno) {
@@ -48,22 +44,39 @@ public final class FileLock {
     /// Locks `path` if no other process holds it; nil when one does. Where the file system has no
     /// `flock`, returns a lock that holds nothing, as ``acquire(_:waiting:unsupported:)`` does.
     public static func acquireIfFree(_ path: String) throws -> FileLock? {
-        try FileSystem.makeDirectories(FileSystem.directoryName(path))
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw ValenceError.io(path: path, detail: "cannot open lock file: \(FileSystem.errnoText())")
-        }
-        let lock = FileLock(fd: fd)
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
-        if errno == EWOULDBLOCK { lock.release(); return nil }
+        let lock = FileLock(fd: try openLockFile(path))
+        if flock(lock.fd, LOCK_EX | LOCK_NB) == 0 { return lock }
+        let lockError = errno
         lock.release()
-        if [ENOLCK, ENOSYS, EOPNOTSUPP, EINVAL].contains(errno) { return lock }
-        throw ValenceError.io(path: path, detail: "cannot lock: \(FileSystem.errnoText())")
+        if lockError == EWOULDBLOCK { return nil }
+        if [ENOLCK, ENOSYS, EOPNOTSUPP, EINVAL].contains(lockError) { return lock }
+        throw ValenceError.io(path: path, detail: "cannot lock: \(FileSystem.errnoText(lockError))")
+    }
+
+    /// Opens (creating, with its directory) the lock file `path` with `O_NOFOLLOW`, inside its
+    /// directory opened and checked first (``FileSystem/openDirectory(_:)``): a symbolic link at its
+    /// name is refused (exit 65), never followed, so a planted link cannot make a stage create or
+    /// open a file elsewhere. It is not removed either: two processes removing "the same" link could
+    /// each end up holding a lock on a different file.
+    static func openLockFile(_ path: String) throws -> Int32 {
+        let directoryPath = FileSystem.directoryName(path)
+        try FileSystem.makeDirectories(directoryPath)
+        let directory = try FileSystem.openDirectory(directoryPath)
+        let fd = openat(directory, FileSystem.baseName(path), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        let openError = errno
+        close(directory)
+        guard fd >= 0 else {
+            if openError == ELOOP {
+                throw ValenceError.badData(path: path, line: nil, detail: "is a symbolic link; Valence never follows a link where it writes (remove it)")
+            }
+            throw ValenceError.io(path: path, detail: "cannot open lock file: \(FileSystem.errnoText(openError))")
+        }
+        return fd
     }
 
     /// Whether another process holds `path`'s lock now (for tests and status; racy by nature).
     public static func isHeld(_ path: String) -> Bool {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
+        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 {

@@ -7,8 +7,11 @@ import Darwin
 /// Thin, throwing wrappers over POSIX file calls.
 ///
 /// The library avoids Foundation so that stages start in milliseconds; these are the only file
-/// operations the pipeline needs. Every write that produces an output goes through
-/// ``writeAtomically(_:bytes:)`` or a ``ShardWriter``: a temporary name, fsync, then rename.
+/// operations the pipeline needs. Every write that produces an output goes through an
+/// ``AtomicFile`` (``writeAtomically(_:bytes:)``, ``ShardWriter``): a fresh temporary name, fsync,
+/// then rename. Every file opened for reading, directory created and file created under a run
+/// directory is first checked by ``Confinement``. New files and directories get the modes the
+/// user's umask leaves of 0666 and 0777.
 public enum FileSystem {
     /// The text of the current `errno`, for one-line error messages. A full or read-only file
     /// system is named by its errno and says what to do, since the fix lies outside Valence:
@@ -40,12 +43,13 @@ public enum FileSystem {
         return stat(path, &st) == 0 ? Int(st.st_size) : nil
     }
 
-    /// `mkdir -p`.
+    /// `mkdir -p`; under a run directory, never through a symbolic link leading out of it.
     public static func makeDirectories(_ path: String) throws {
         if path.isEmpty || isDirectory(path) { return }
         let parent = directoryName(path)
         if parent != path { try makeDirectories(parent) }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        try Confinement.check(path)
+        if mkdir(path, 0o777) != 0 && errno != EEXIST {
             throw ValenceError.io(path: path, detail: "cannot create directory: \(errnoText())")
         }
     }
@@ -70,12 +74,38 @@ public enum FileSystem {
         return "\(dir)/.\(baseName(path)).tmp"
     }
 
-    public static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+    /// Opens `path` for reading after ``Confinement/check(_:)``: under a run directory, a file
+    /// reached through a symbolic link leading out of it is refused before it is opened.
+    /// `missing` completes the error for a file that does not exist ("no such file").
+    public static func openForReading(_ path: String, missing: String = "no such file") throws -> Int32 {
+        try Confinement.check(path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
-            if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: "no such file") }
+            if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: missing) }
             throw ValenceError.io(path: path, detail: "cannot open: \(errnoText())")
         }
+        return fd
+    }
+
+    /// Opens a directory (to create, rename and sync files in it by name) after checking where
+    /// the open descriptor really is (``Confinement/check(directory:path:)``).
+    public static func openDirectory(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: "no such directory") }
+            throw ValenceError.io(path: path, detail: "cannot open directory: \(errnoText())")
+        }
+        do {
+            try Confinement.check(directory: fd, path: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = try openForReading(path)
         defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -95,32 +125,41 @@ public enum FileSystem {
         String(decoding: try readFile(path), as: UTF8.self)
     }
 
-    /// Writes `bytes` to `path` so that readers see either the old file or the complete new one.
+    /// Writes `bytes` to `path` so that readers see either the old file or the complete new one
+    /// (through an ``AtomicFile``).
     public static func writeAtomically(_ path: String, bytes: some Collection<UInt8>) throws {
-        try makeDirectories(directoryName(path))
-        let tmp = temporaryName(for: path)
-        do {
-            let file = try OutputFile(path: tmp)
-            try file.write(Array(bytes))
-            try file.sync()
-            try file.close()
-            try rename(tmp, to: path)
-        } catch let error as ValenceError {
-            // A full or read-only disk (or any failed write, fsync, close or rename) leaves no
-            // temporary file behind, and the message names the output, not its temporary name.
-            remove(tmp)
-            throw error.naming(path)
-        }
+        let file = try AtomicFile(replacing: path)
+        try file.write(Array(bytes))
+        try file.commit()
     }
 
     public static func writeAtomically(_ path: String, text: String) throws {
         try writeAtomically(path, bytes: Array(text.utf8))
     }
 
-    /// Renames `from` over `to` and fsyncs the directory, so that after a power loss the new name
-    /// is either durably there or the old state is: a manifest can never survive without the
-    /// outputs it lists.
+    /// Opens `path` for appending (created if missing, with the umask's mode), in its directory
+    /// opened and checked first, with `O_NOFOLLOW`: a symbolic link at `path` is refused (exit 65),
+    /// never followed. Appends are not atomic; prefer ``AtomicFile`` for outputs.
+    public static func openForAppending(_ path: String) throws -> OutputFile {
+        let directoryPath = directoryName(path)
+        try makeDirectories(directoryPath)
+        let directory = try openDirectory(directoryPath)
+        defer { close(directory) }
+        let fd = openat(directory, baseName(path), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        guard fd >= 0 else {
+            if errno == ELOOP {
+                throw ValenceError.badData(path: path, line: nil, detail: "is a symbolic link; Valence never follows a link where it writes (remove it)")
+            }
+            throw ValenceError.io(path: path, detail: "cannot open for appending: \(errnoText())")
+        }
+        return OutputFile(descriptor: fd, path: path)
+    }
+
+    /// Renames `from` over `to` (names in run directories checked by ``Confinement``) and fsyncs
+    /// the directory. Outputs use ``AtomicFile``, which renames inside one opened directory.
     public static func rename(_ from: String, to: String) throws {
+        try Confinement.check(directoryName(from))
+        try Confinement.check(directoryName(to))
         if Glibc.rename(from, to) != 0 {
             throw ValenceError.io(path: to, detail: "cannot rename \(from) into place: \(errnoText())")
         }
@@ -140,13 +179,17 @@ public enum FileSystem {
         }
     }
 
+    /// Removes the name `path` (a link itself, never what it points to). Under a run directory,
+    /// nothing is removed when the directory holding `path` leads out of it.
     public static func remove(_ path: String) {
+        guard (try? Confinement.check(directoryName(path))) != nil else { return }
         unlink(path)
     }
 
-    /// `rm -rf`.
+    /// `rm -rf`: a symbolic link is removed, never descended into.
     public static func removeTree(_ path: String) {
-        if isDirectory(path) {
+        var st = stat()
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
             for name in (try? list(path, includeHidden: true)) ?? [] { removeTree("\(path)/\(name)") }
             rmdir(path)
         } else {
@@ -183,17 +226,27 @@ extension ValenceError {
     }
 }
 
-/// A file opened for writing (created or truncated), with whole-buffer writes that retry on EINTR.
+/// A file opened for writing, with whole-buffer writes that retry on EINTR.
+///
+/// Stage outputs are written through an ``AtomicFile``, which holds one of these on its temporary
+/// file; ``init(path:)`` (create or truncate in place) is for scratch files outside any run.
 public final class OutputFile {
     public let path: String
-    private var fd: Int32
+    private(set) var fd: Int32
 
+    /// Creates or truncates `path`, refusing a symbolic link there (`O_NOFOLLOW`).
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o666)
         if fd < 0 {
             throw ValenceError.io(path: path, detail: "cannot create: \(FileSystem.errnoText())")
         }
+    }
+
+    /// Takes over an open descriptor (closed by ``close()`` or deinit).
+    init(descriptor: Int32, path: String) {
+        self.path = path
+        fd = descriptor
     }
 
     public func write(_ buffer: UnsafeRawBufferPointer) throws {

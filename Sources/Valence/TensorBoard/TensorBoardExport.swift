@@ -71,6 +71,7 @@ public enum TensorBoardExport {
 
     /// Appends `bytes` to the existing file at `path` and fsyncs it; errors name the file and the cause.
     static func append(_ bytes: ArraySlice<UInt8>, to path: String) throws {
+        try Confinement.check(path)  // no append through a directory linked out of the run (docs/security.md)
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw ValenceError.io(path: path, detail: "cannot open to append: \(FileSystem.errnoText())") }
         var closed = false
