@@ -67,13 +67,13 @@ public struct PointFigure: Sendable {
     public var svg: String {
         let columns = rows.map(\.count).max() ?? 1
         let header = 58.0, legendHeight = 30.0
-        // At least wide enough for the title; the panels are centred.
-        let width = max(Double(max(columns, 1)) * panelWidth + 20, 760)
+        // At least wide enough for the title and the legend's one row; the panels are centred.
+        let entryWidths = legend.map { 30.0 + Double($0.count) * 7.5 + 14 }
+        let width = max(Double(max(columns, 1)) * panelWidth + 20, 760, entryWidths.reduce(0, +) + 40)
         let height = header + legendHeight + Double(rows.count) * panelHeight + 10
         var doc = SVGDocument(width: width, height: height)
         doc.text(title, x: width / 2, y: 26, size: 18, anchor: .middle, weight: "bold")
         doc.text(subtitle, x: width / 2, y: 46, size: 12, anchor: .middle, fill: "#555555")
-        let entryWidths = legend.map { 30.0 + Double($0.count) * 7.5 + 14 }
         var x = (width - entryWidths.reduce(0, +)) / 2
         let ly = header + legendHeight / 2
         doc.open(group: "data-legend=\"1\"")
