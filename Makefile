@@ -25,6 +25,8 @@ ABLATION_OBJECTIVES  ?= psr nsr w-reinforce
 ABLATION_OPTIMS      ?= sgd adam
 ABLATION_MINIBATCHES ?= 1 4
 ABLATION_CLIPS       ?= off 0.2
+# The mechanism study (docs/mechanism.md): a grid for valence-sweep; SEEDS and OUT on the command line override it.
+MECHANISM_GRID ?= data/grids/mechanism.json
 
 SWIFT      ?= swift
 BIN        := .build/$(CONFIG)
@@ -34,7 +36,7 @@ export VALENCE_BIN := $(abspath $(BIN))
 ABLATION_FLAGS = --steps $(STEPS) --shards $(SHARDS) --window $(WINDOW) --lambda $(LAMBDA) --batch $(BATCH) \
   --group $(GROUP) --digits $(DIGITS) --train $(TRAIN) --test $(TEST) --corpus $(CORPUS)
 
-.PHONY: help variables deps plot-deps build test bench bench-codec compare ablation sweep paper run step init status generate verify split weight update eval report clean
+.PHONY: help variables deps plot-deps build test bench bench-codec compare ablation mechanism sweep paper run step init status generate verify split weight update eval report clean
 .PHONY: slurm-run slurm-status test-slurm kill-test fuzz tensorboard test-tensorboard
 
 help: ## Show targets and variables
@@ -44,6 +46,7 @@ help: ## Show targets and variables
 	@echo "  make compare     THE MAIN JOB: every objective, WINDOW=0 and 1, 60 steps -> $(OUT)/report.md, passk.svg, training.svg"
 	@echo "  make paper       docs/model.md 10: the paper's Table 1 (M=4, clip 0.2, entropy 0.001 vs the plain step), 2 windows x 5 seeds -> runs/paper/report.md"
 	@echo "  make ablation    psr/nsr/w-reinforce x {sgd,adam} x {M=1,4} x {no clip, clip 0.2} x 3 seeds -> $(ABLATION_OUT)/report.md"
+	@echo "  make mechanism   psr/nsr/w-reinforce/grpo x G 2..128 + expected mode x {adam,sgd} x WINDOW 0,1 x 3 seeds -> runs/mechanism/report.md"
 	@echo "  make sweep GRID=data/grids/NAME.json [SET='steps=20'] [AXES='seed=1,2,3'] [OUT=dir]   any grid of runs (docs/sweep.md)"
 	@echo "  make test        build and run all tests (installs libzstd-dev if missing)"
 	@echo "  make bench       release build; stage throughput, memory and scaling vs targets -> bench/results.json"
@@ -188,6 +191,12 @@ sweep: build ## Run the grid in GRID=file (SET='key=value ...', AXES='key=v1,v2 
 paper: build ## The paper's Table 1: psr nsr w-reinforce grpo ppo (+ beyond-paper rows), both windows, 5 seeds -> runs/paper/report.md
 	@$(SWEEP) $(PAPER_GRID) $(if $(filter command line,$(origin OUT)),--out $(OUT)) \
 	  $(if $(filter command line,$(origin SEEDS)),--axis 'seed=$(SEEDS)')
+
+# docs/mechanism.md: the grid data/grids/mechanism.json through the sweep runner. OUT defaults to the
+# grid's "out" (runs/mechanism); SEEDS="1 2" overrides its seed axis; MECHANISM_GRID=... another grid.
+mechanism: build ## NSR - PSR against group size G and expected mode, adam and sgd, both windows, 3 seeds -> runs/mechanism/report.md
+	@$(SWEEP) $(MECHANISM_GRID) $(if $(filter command line,$(origin OUT)),--out $(OUT)) \
+	  $(if $(filter command line environment,$(origin SEEDS)),--axis 'seed=$(SEEDS)')
 
 run: build ## One run, created if needed and resumed from its last complete step
 	@pipelines/run.sh $(RUN) $(INIT_FLAGS)

@@ -29,6 +29,7 @@ WD            ?=
 GRAD_CLIP     ?= off
 CRITIC_LR     ?= 0.5
 FILTER_GROUPS ?= 0
+ROLLOUTS      ?= sampled
 CLIP_LOW      ?= off
 CLIP_HIGH     ?= off
 KL_COV        ?= off
@@ -73,6 +74,7 @@ SWITCH_FLAGS = --minibatches $(MINIBATCHES) \
   $(if $(filter-out off,$(GRAD_CLIP)),--grad-clip $(GRAD_CLIP)) \
   --critic-lr $(CRITIC_LR) \
   $(if $(filter 1 yes true on,$(FILTER_GROUPS)),--filter-groups) \
+  --rollouts $(ROLLOUTS) \
   $(if $(filter-out off,$(CLIP_LOW)),--clip-low $(CLIP_LOW)) \
   $(if $(filter-out off,$(CLIP_HIGH)),--clip-high $(CLIP_HIGH)) \
   $(if $(filter-out off,$(KL_COV)),--kl-cov $(KL_COV)) \
@@ -110,6 +112,7 @@ define CONFIG_HELP
   GRAD_CLIP [off]              Clip each gradient to this Frobenius norm; default off. [off]
   CRITIC_LR [0.5]              Learning rate of ppo's tabular critic.
   FILTER_GROUPS [0]            Drop groups whose rollouts are all correct or all wrong before weighting (1: on).
+  ROLLOUTS [sampled]           sampled: G rollouts per prompt; expected: their exact expectation (docs/mechanism.md). (sampled expected)
   CLIP_LOW [off]               eps_low of PPO clipping (default: CLIP). [off]
   CLIP_HIGH [off]              eps_high of PPO clipping, DAPO's clip-higher (default: CLIP). [off]
   KL_COV [off]                 KL-Cov's token ratio (on = 0.002); default off. [off|on]

@@ -21,6 +21,9 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Write the ablation report (cells of optimizer x minibatches x clip, mean ± SE over seeds).")
     var ablation = false
 
+    @Flag(help: "Write the mechanism report (NSR - PSR against group size and expected mode; docs/mechanism.md).")
+    var mechanism = false
+
     @Flag(help: "Write the paper report: docs/model.md 10's Table 1 (exact Pass@k at T = 1 and 0.6, mean ± SE over seeds), the paper's end points and claims.")
     var paper = false
 
@@ -34,6 +37,11 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runStage("valence-report") {
+            if mechanism {
+                try MechanismReport.load(runs: runs).write(to: out)
+                output.log?("report: wrote \(out)/report.md, mechanism-*.svg and mechanism.csv (\(runs.count) runs)")
+                return
+            }
             if paper {
                 try PaperReport.load(runs: runs, reference: paperTable).write(to: out)
                 output.log?("report: wrote \(out)/report.md (\(runs.count) runs)")
@@ -46,7 +54,7 @@ struct ReportCommand: ParsableCommand {
             }
             let report = try ComparisonReport.load(runs: runs)
             try report.write(to: out)
-            output.log?("report: wrote \(out)/report.md, passk.svg, training.svg, diagnostics.svg and CSVs (\(runs.count) runs)")
+            output.log?("report: wrote \(out)/report.md, passk.svg, training.svg, diagnostics.svg, entropy.svg and CSVs (\(runs.count) runs)")
         }
     }
 }

@@ -38,6 +38,7 @@ extension ComparisonReport {
         md += sampledSection
         md += "## Training\n\n![Training curves: test Pass@1, Pass@256, entropy, batch fraction correct](training.svg)\n\n"
         md += stepSection
+        md += entropySection
         md += redistributionSection
         md += configurationSection
         return md
@@ -160,7 +161,7 @@ extension ComparisonReport {
         md += "Eval temperature: \(Array(Set(runs.map(\.config.evalTemperature))).sorted().map { formatNumber($0, decimals: 2) }.joined(separator: ", ")).\n\n"
         md += "Runs:\n\n"
         for run in runs { md += "- `\(run.path)` (\(run.label), w=\(run.config.window), seed \(run.seed))\n" }
-        md += "\nFiles: `passk.svg`, `training.svg`, `diagnostics.svg` (and `.png` copies when rsvg-convert is installed), "
+        md += "\nFiles: `passk.svg`, `training.svg`, `diagnostics.svg`, `entropy.svg` (and `.png` copies when rsvg-convert is installed), "
         md += "`passk.csv`, `passk_summary.csv`, `steps.csv`.\n"
         return md
     }

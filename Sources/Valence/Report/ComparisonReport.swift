@@ -191,7 +191,8 @@ public struct ComparisonReport: Sendable {
     }
 
     static let stepKeys = ["batch_correct", "positives", "negatives", "solved_all", "solved_none", "solved_some",
-                           "grad_norm", "grad_norm_psr", "grad_norm_nsr", "entropy_delta"] + RedistributionDiagnostic.fieldNames
+                           "grad_norm", "grad_norm_psr", "grad_norm_nsr", "entropy_delta"] + EntropyDecomposition.fieldNames
+        + RedistributionDiagnostic.fieldNames
 
     /// Every training step of every run: the per-step statistics behind the figures.
     public var stepsCSV: String {
@@ -209,7 +210,7 @@ public struct ComparisonReport: Sendable {
         return out
     }
 
-    public static let figureFiles = ["passk.svg", "training.svg", "diagnostics.svg"]
+    public static let figureFiles = ["passk.svg", "training.svg", "diagnostics.svg", "entropy.svg"]
 
     public func write(to directory: String) throws {
         try FileSystem.makeDirectories(directory)
@@ -219,6 +220,7 @@ public struct ComparisonReport: Sendable {
         try FileSystem.writeAtomically("\(directory)/passk.svg", text: passkFigure)
         try FileSystem.writeAtomically("\(directory)/training.svg", text: trainingFigure)
         try FileSystem.writeAtomically("\(directory)/diagnostics.svg", text: diagnosticsFigure)
+        try FileSystem.writeAtomically("\(directory)/entropy.svg", text: entropyFigure)
         try FileSystem.writeAtomically("\(directory)/report.md", text: markdown)
     }
 }

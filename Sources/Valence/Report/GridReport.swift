@@ -13,6 +13,11 @@ public enum GridReport {
             try AblationReport.load(runs: runs).write(to: out)
             return "\(out)/report.md, ablation.csv"
         }),
+        ("mechanism", { runs, out in
+            let report = try MechanismReport.load(runs: runs)
+            try report.write(to: out)
+            return "\(out)/report.md, " + report.regimes.map { MechanismReport.figureFile($0) }.joined(separator: ", ") + ", mechanism.csv"
+        }),
         ("paper", { runs, out in
             // The paper's own end points, when the data directory is at hand (run from the repository).
             let reference = FileSystem.exists(PaperReport.referencePath) ? PaperReport.referencePath : nil

@@ -109,6 +109,7 @@ extension RunConfig {
               "Drop groups whose rollouts are all correct or all wrong before weighting (1: on).", \.filterGroups) { c in
             !c.filterGroups || c.group >= 2 ? nil : "group filtering needs group >= 2 (a group of one is always uniform), got \(c.group)"
         },
+        RolloutMode.field,
     ]
 
     static let executionFields: [ConfigField] = [

@@ -45,6 +45,9 @@ public struct RunConfig: Sendable, Equatable {
     public var criticLearningRate = 0.5
     /// Drop groups whose G rollouts are all correct or all wrong before weighting.
     public var filterGroups = false
+    /// sampled (docs/model.md 5) or expected (docs/model.md 8: each prompt's G rollouts replaced by their
+    /// expectation; docs/mechanism.md).
+    public var rollouts = RolloutMode.sampled
     /// The fields owned by objective and loss rules (passk's k, clip-higher, KL-Cov, Clip-Cov), by
     /// config.json key; a field at its default is not stored, so equal configs compare equal.
     public var parameters: [String: JSONValue] = [:]

@@ -50,11 +50,13 @@ public struct RunDriver {
         }
         let shards = try env.shardList(nil)
         let env = env
-        try env.forEachShard(shards, jobs: jobs) { try env.run(GenerateStage(step: step, shard: $0)) }
-        try env.forEachShard(shards, jobs: jobs) { try env.run(VerifyStage(step: step, shard: $0)) }
-        try env.forEachShard(shards, jobs: jobs) { try env.run(SplitStage(step: step, shard: $0)) }
-        try env.forEachShard(shards, jobs: jobs) { try env.run(WeightStage(step: step, shard: $0)) }
-        try env.run(UpdateStage(step: step))
+        // Through each stage's static run: it hands an expected-mode run (docs/mechanism.md) to its
+        // expected part.
+        try env.forEachShard(shards, jobs: jobs) { try GenerateStage.run(env, step: step, shard: $0) }
+        try env.forEachShard(shards, jobs: jobs) { try VerifyStage.run(env, step: step, shard: $0) }
+        try env.forEachShard(shards, jobs: jobs) { try SplitStage.run(env, step: step, shard: $0) }
+        try env.forEachShard(shards, jobs: jobs) { try WeightStage.run(env, step: step, shard: $0) }
+        try UpdateStage.run(env, step: step)
         try env.run(EvalStage(step: step))
     }
 

@@ -48,6 +48,8 @@ public struct EvalStage: StagePart {
             }
             // The step's diagnostics (entropy change, mass redistribution) compare with checkpoint N-1.
             files += [RunLayout.policy(step - 1), RunLayout.taskShard("train")] + sampleShards(splitManifests).map(\.path)
+            // The gradient parts (SPEC 9); runs made before update wrote them have none.
+            if FileSystem.exists(env.layout.path(GradientParts.file(step))) { files.append(GradientParts.file(step)) }
         }
         return StagePlan(manifest: RunLayout.evalManifest(step), files: files,
                          identity: samples > 0 ? "eval samples=\(samples)" : "eval", upstream: upstream)
@@ -70,12 +72,15 @@ public struct EvalStage: StagePart {
         let splits = splits(config)
         let update = try UpdateStats(plan.upstream[0], path: env.layout.path(RunLayout.checkpointManifest(step)))
         let splitManifests = step > 0 ? Array(plan.upstream[1...shards]) : []
+        let expected = config.rollouts == .expected
         var batch = SplitStats()
-        for (shard, m) in splitManifests.enumerated() {
+        // Expected mode (SPEC 8): split's stats are real-valued expectations, read by ExpectedBatch.
+        let expectedBatch = expected && step > 0 ? try ExpectedBatch(env, step: step, split: splitManifests, weight: Array(plan.upstream.dropFirst(1 + shards))) : nil
+        for (shard, m) in splitManifests.enumerated() where !expected {
             batch = batch + (try SplitStats(m, path: env.layout.path(RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: shards))))
         }
         var dropped = WeightStats.Dropped(allCorrect: 0, allWrong: 0, rollouts: 0)
-        if step > 0 && config.filterGroups {
+        if step > 0 && config.filterGroups && !expected {
             for (shard, m) in plan.upstream[(1 + shards)...].enumerated() {
                 let path = env.layout.path(RunLayout.partManifest(step: step, WeightStage.directory, shard: shard, shards: shards))
                 guard let d = try WeightStats(m, path: path).dropped else {
@@ -91,6 +96,8 @@ public struct EvalStage: StagePart {
         let positives = batch.positives, negatives = batch.negatives
         var previous: TabularPolicy?
         var redistribution = RedistributionDiagnostic()
+        let parts = step > 0 && plan.files.contains(GradientParts.file(step))
+            ? try GradientParts.read(from: env.layout.path(GradientParts.file(step)), space: space) : nil
         if step > 0 {
             let before = try env.policy(RunLayout.policy(step - 1), space: space)
             previous = before
@@ -119,8 +126,14 @@ public struct EvalStage: StagePart {
             if let previous {
                 let p = Evaluation.evaluate(policy: previous, prompts: prompts.pairs, temperature: config.evalTemperature)
                 w.key("entropy_delta"); w.double(e.entropy - p.entropy)
+                for (key, value) in EntropyDecomposition.fields(before: previous, after: policy, parts: parts, prompts: prompts.pairs,
+                                                                temperature: config.evalTemperature) {
+                    w.key(key)
+                    if let value { w.double(value) } else { w.null() }
+                }
             } else {
                 w.key("entropy_delta"); w.null()
+                for key in EntropyDecomposition.fieldNames { w.key(key); w.null() }
             }
             for (key, value) in redistribution.fields {
                 w.key(key)
@@ -137,7 +150,9 @@ public struct EvalStage: StagePart {
                     w.key("sampled_pass@\(k)"); w.double(v)
                 }
             }
-            if step > 0 {
+            if let expectedBatch {
+                expectedBatch.write(into: &w, update: update)
+            } else if step > 0 {
                 let total = positives + negatives
                 w.key("batch_correct"); w.double(total > 0 ? Double(positives) / Double(total) : 0)
                 w.key("positives"); w.int(positives)

@@ -17,7 +17,8 @@ public struct SplitStage: StagePart {
     /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        try env.run(SplitStage(step: step, shard: shard))
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
+        return try env.run(SplitStage(step: step, shard: shard))
     }
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {

@@ -17,7 +17,8 @@ public struct UpdateStage: StagePart {
     /// Runs the step's update through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int) throws -> Manifest {
-        try env.run(UpdateStage(step: step))
+        if env.config.rollouts == .expected { return try runExpected(env, step: step) }
+        return try env.run(UpdateStage(step: step))
     }
 
     /// The checkpoint files read: policy and optimizer state, then ppo's critic and, with a KL
@@ -163,6 +164,9 @@ public struct UpdateStage: StagePart {
             .init(path: RunLayout.policy(step), schema: .policy, p),
             .init(path: RunLayout.optimizerState(step), schema: .adam, o),
         ]
+        // The step's PSR and NSR parts, for eval's entropy directions (SPEC 9).
+        let g = try GradientParts(space: space, psr: sum.psr, nsr: sum.nsr).write(to: env.layout.path(GradientParts.file(step)))
+        outputs.append(.init(path: GradientParts.file(step), schema: .gradient, g))
         if let critic {
             let c = try critic.write(to: env.layout.path(RunLayout.critic(step)))
             outputs.append(.init(path: RunLayout.critic(step), schema: .critic, c))

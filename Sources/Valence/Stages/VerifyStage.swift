@@ -16,7 +16,8 @@ public struct VerifyStage: StagePart {
     /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        try env.run(VerifyStage(step: step, shard: shard))
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
+        return try env.run(VerifyStage(step: step, shard: shard))
     }
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {

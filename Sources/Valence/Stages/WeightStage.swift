@@ -22,7 +22,8 @@ public struct WeightStage: StagePart {
     /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
     @discardableResult
     public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        try env.run(WeightStage(step: step, shard: shard))
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
+        return try env.run(WeightStage(step: step, shard: shard))
     }
 
     /// The split shards the objective needs, in the order read: positive, negative (as needed).
