@@ -132,9 +132,14 @@ private final class AppendFile {
 
     /// Cuts a partial last line off and returns the last complete line (empty for an empty file);
     /// nil when no line ends within the last 1 MiB (not a metrics log: the caller rebuilds it).
+    /// Reads a fixed 64 KiB of the end, so the cost does not grow with the run.
     func repairLastLine() throws -> ArraySlice<UInt8>? {
         if size == 0 { return [] }
-        let end = try tail(1 << 20)
+        // A metrics line is about 1-2 KiB: 64 KiB of the end holds the last one whole (and a partial
+        // one after it) whatever the length of the run; only when it does not (fewer than two line
+        // ends there) is the end read further back, up to 1 MiB.
+        var end = try tail(64 << 10)
+        if end.count < size && end.lazy.filter({ $0 == 10 }).prefix(2).count < 2 { end = try tail(1 << 20) }
         guard let lastNewline = end.lastIndex(of: 10) else {
             if end.count == size { try truncate(to: 0); return [] }
             return nil
