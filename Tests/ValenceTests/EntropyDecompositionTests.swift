@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// SPEC 9's first-order entropy change against a hand-computed row and against the exact change
+/// docs/model.md 9's first-order entropy change against a hand-computed row and against the exact change
 /// of the entropy metric under a tiny update.
 @Suite struct EntropyDecompositionTests {
     /// Two tokens with pi = (p, 1 - p) and dz = (d, 0): H = -p log p - (1 - p) log(1 - p), dp/dz_1 =

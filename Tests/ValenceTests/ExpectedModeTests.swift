@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// Expected-gradient mode (SPEC 8) through the real stages: equal-weight objectives give the same
+/// Expected-gradient mode (docs/model.md 8) through the real stages: equal-weight objectives give the same
 /// checkpoints, Adam makes reinforce and w-reinforce follow them up to its eps, the records say what
 /// each prompt contributed, the statistics are expectations, and undefined switches are refused.
 @Suite struct ExpectedModeTests {

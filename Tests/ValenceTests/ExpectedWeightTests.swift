@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Valence
 
-/// SPEC 8's expected weights against brute-force enumeration of every reward pattern, the closed
+/// docs/model.md 8's expected weights against brute-force enumeration of every reward pattern, the closed
 /// forms, the Binomial pmf, and the expected gradient against the mean of sampled gradients.
 @Suite struct ExpectedWeightTests {
     static let probabilities = [1e-3, 0.03, 0.3, 0.5, 0.85, 0.999]
@@ -50,7 +50,7 @@ import Testing
         }
     }
 
-    /// SPEC 8's closed forms, independent of the Binomial sum: p for psr, nsr, rloo and ppo; 2p for
+    /// docs/model.md 8's closed forms, independent of the Binomial sum: p for psr, nsr, rloo and ppo; 2p for
     /// reinforce and topr; (1 + lambda) p for w-reinforce; (1 - 1/G) p for dr-grpo.
     @Test func closedForms() {
         for G in [2, 3, 8, 64, 128] {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The Binomial(n, p) distribution, as the expected weights of SPEC 8 need it.
+/// The Binomial(n, p) distribution, as the expected weights of docs/model.md 8 need it.
 public enum Binomial {
     /// P(k) for k = 0...n, computed in log space: log C(n, k) + k log p + (n - k) log1p(-p).
     ///

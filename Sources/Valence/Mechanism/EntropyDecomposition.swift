@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The first-order entropy change of a softmax policy under a logit change (SPEC 9).
+/// The first-order entropy change of a softmax policy under a logit change (docs/model.md 9).
 ///
 /// For one row with probabilities pi and logit change dz, dH = -Cov_{a ~ pi}(log pi(a), dz(a))
 /// (Cui et al. 2025): raising a token's logit lowers the entropy when the token is more likely

@@ -1,4 +1,4 @@
-/// The expected step gradient of SPEC 8 and its PSR and NSR parts:
+/// The expected step gradient of docs/model.md 8 and its PSR and NSR parts:
 /// g = sum_x w_x s_x / L, with s_x = grad log p_x holding onehot(a_j) - pi[c_j] at row c_j.
 ///
 /// It accumulates like the sampled step (``GradientAccumulator``): each prompt adds its weight at

@@ -7,7 +7,7 @@
 ///   p = p_x, their product: the chance that one rollout is correct (`probs` is dropped).
 /// - split: the expected group counts of c ~ Binomial(G, p): `positives` = G p, `negatives` =
 ///   G (1 - p), `solved_all` = p^G, `solved_none` = (1 - p)^G.
-/// - weight: the expected weight's PSR and NSR parts `w_psr`, `w_nsr` and `w` = their sum (SPEC 8).
+/// - weight: the expected weight's PSR and NSR parts `w_psr`, `w_nsr` and `w` = their sum (docs/model.md 8).
 ///
 /// B records per step (at most the train set), so they are read through ``JSONValue``.
 public struct ExpectedRecord: Sendable, Equatable {

@@ -1,8 +1,8 @@
 /// The expected weight of a prompt under an objective whose advantage is a function A(r, c) of a
-/// rollout's own reward r and its group's number c of correct rollouts (SPEC 8).
+/// rollout's own reward r and its group's number c of correct rollouts (docs/model.md 8).
 ///
 /// For prompt x with probability p = p_x of its one correct answer, the expectation over the G
-/// rollouts of the step gradient of SPEC 5.6 is (w / L) s_x, with s_x = grad log p_x and
+/// rollouts of the step gradient of docs/model.md 5.6 is (w / L) s_x, with s_x = grad log p_x and
 ///
 ///   w = p (E_k A(1, k + 1) - E_k A(0, k)),  k ~ Binomial(G - 1, p):
 ///

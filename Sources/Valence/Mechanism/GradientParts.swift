@@ -1,6 +1,6 @@
 /// The PSR and NSR parts of one training step's gradient, as update computed them (summed over the
 /// step's minibatches), kept beside the checkpoint so eval can say which way each part pushed the
-/// entropy (SPEC 9) without redoing the update.
+/// entropy (docs/model.md 9) without redoing the update.
 ///
 /// The file `steps/N/checkpoint/gradient.jsonl.zst` holds one `valence.gradient/1` row per context:
 /// `{"schema":..,"row":i,"ctx":"j2 a3 b5","grad":{"psr":[10 numbers],"nsr":[10 numbers]}}`, so

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The entropy decomposition in the compare report (SPEC 9): how well the first-order prediction
+/// The entropy decomposition in the compare report (docs/model.md 9): how well the first-order prediction
 /// `entropy_pred` matches the measured change `entropy_delta` per objective, and which way the
 /// PSR and NSR gradient parts push the entropy.
 extension ComparisonReport {
@@ -55,7 +55,7 @@ extension ComparisonReport {
     }
 
     var entropySection: String {
-        var md = "## Entropy decomposition (SPEC 9)\n\n"
+        var md = "## Entropy decomposition (docs/model.md 9)\n\n"
         md += "![Predicted against measured entropy change per step](entropy.svg)\n\n"
         md += "Per step, *predicted* is the first-order change -Cov_{a~pi}(log pi(a), dz(a)) of each row's entropy under the "
         md += "step's logit change dz, averaged like the entropy metric; *measured* is the actual change. *corr* and *MAE* are over "

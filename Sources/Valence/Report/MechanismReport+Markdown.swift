@@ -46,9 +46,9 @@ extension MechanismReport {
         text += " (mean gaps \(sizes.joined(separator: "; ")))."
         if let e = gap(regime, .expected, metric: metric) {
             switch Self.verdict(e) {
-            case .vanishes: text += " In expected mode it vanishes: psr and nsr end identical (|gap| < 1e-9), as SPEC 8 predicts."
-            case .resolved: text += " In expected mode it is still resolved (\(e.text)), which contradicts SPEC 8's prediction of identical trajectories."
-            default: text += " In expected mode it is \(e.text), not zero: this contradicts SPEC 8's prediction of identical trajectories."
+            case .vanishes: text += " In expected mode it vanishes: psr and nsr end identical (|gap| < 1e-9), as docs/model.md 8 predicts."
+            case .resolved: text += " In expected mode it is still resolved (\(e.text)), which contradicts docs/model.md 8's prediction of identical trajectories."
+            default: text += " In expected mode it is \(e.text), not zero: this contradicts docs/model.md 8's prediction of identical trajectories."
             }
         }
         return text
@@ -90,7 +90,7 @@ extension MechanismReport {
         md += "\(runs.count) runs: \(regimes.count) regime\(regimes.count == 1 ? "" : "s") (context window x optimizer), "
         md += "objectives \(Set(runs.map(\.config.objective.rawValue)).sorted().joined(separator: ", ")), seeds "
         md += "\(seeds.map(String.init).joined(separator: ", ")), \(steps) steps each; sampled rollouts at each group size G and "
-        md += "expected-gradient mode (SPEC 8, `rollouts = expected`). Every number is a final test metric; ± is the standard error "
+        md += "expected-gradient mode (docs/model.md 8, `rollouts = expected`). Every number is a final test metric; ± is the standard error "
         md += "over seeds. NSR - PSR gaps are paired by seed and *resolved* when |mean| > 2 SE. See docs/mechanism.md for why "
         md += "expected mode must make psr and nsr identical.\n\n"
         md += "## Findings\n\nGenerated from the numbers below when this report was written.\n\n"

@@ -48,7 +48,7 @@ public struct EvalStage: StagePart {
             }
             // The step's diagnostics (entropy change, mass redistribution) compare with checkpoint N-1.
             files += [RunLayout.policy(step - 1), RunLayout.taskShard("train")] + sampleShards(splitManifests).map(\.path)
-            // The gradient parts (SPEC 9); runs made before update wrote them have none.
+            // The gradient parts (docs/model.md 9); runs made before update wrote them have none.
             if FileSystem.exists(env.layout.path(GradientParts.file(step))) { files.append(GradientParts.file(step)) }
         }
         return StagePlan(manifest: RunLayout.evalManifest(step), files: files,
@@ -74,7 +74,7 @@ public struct EvalStage: StagePart {
         let splitManifests = step > 0 ? Array(plan.upstream[1...shards]) : []
         let expected = config.rollouts == .expected
         var batch = SplitStats()
-        // Expected mode (SPEC 8): split's stats are real-valued expectations, read by ExpectedBatch.
+        // Expected mode (docs/model.md 8): split's stats are real-valued expectations, read by ExpectedBatch.
         let expectedBatch = expected && step > 0 ? try ExpectedBatch(env, step: step, split: splitManifests, weight: Array(plan.upstream.dropFirst(1 + shards))) : nil
         for (shard, m) in splitManifests.enumerated() where !expected {
             batch = batch + (try SplitStats(m, path: env.layout.path(RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: shards))))

@@ -1,4 +1,4 @@
-/// The batch statistics of an expected-mode step (SPEC 8) as eval writes them: expectations over
+/// The batch statistics of an expected-mode step (docs/model.md 8) as eval writes them: expectations over
 /// each prompt's c ~ Binomial(G, p_x), summed by split's parts (and weight's, for the dropped groups
 /// of group filtering), real numbers where a sampled step has counts.
 struct ExpectedBatch {

@@ -21,7 +21,7 @@ struct ExpectedPart<Stage: StagePart>: StagePart {
     }
 }
 
-/// An expected-mode part's manifest stats: real-valued expectations (SPEC 8) under the keys the
+/// An expected-mode part's manifest stats: real-valued expectations (docs/model.md 8) under the keys the
 /// sampled stage uses where there is one, kept as written.
 public struct ExpectedStats: ManifestStats {
     public var fields: [(String, JSONValue)]

@@ -1,4 +1,4 @@
-/// generate in expected-gradient mode (SPEC 8): instead of drawing G rollouts per prompt it writes
+/// generate in expected-gradient mode (docs/model.md 8): instead of drawing G rollouts per prompt it writes
 /// the distributions they would be drawn from, one record per prompt (``ExpectedRecord``): per
 /// position, the previous checkpoint's 10 probabilities at the prompt's context row. Like sampled
 /// generate it never reads the reference answer. No randomness is used beyond the prompt draw.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// split in expected-gradient mode (SPEC 8): a prompt's G rollouts are no longer cut into positive
+/// split in expected-gradient mode (docs/model.md 8): a prompt's G rollouts are no longer cut into positive
 /// and negative shards; each prompt carries both, in proportion p_x and 1 - p_x. What split still
 /// computes is the group statistics, now as expectations over c ~ Binomial(G, p_x): positives
 /// G p, negatives G (1 - p), solved_all p^G, solved_none (1 - p)^G (real numbers, per prompt and

@@ -1,4 +1,4 @@
-/// update in expected-gradient mode (SPEC 8): one optimizer step on the expected gradient
+/// update in expected-gradient mode (docs/model.md 8): one optimizer step on the expected gradient
 /// g = sum_x w_x s_x / L, s_x = grad log p_x under the checkpoint's policy (the generating one),
 /// from weight's expected records in canonical prompt order. Entropy bonus and KL use the same
 /// visited rows as a sampled step (the rows do not depend on the sampled tokens), weight decay and

@@ -164,7 +164,7 @@ public struct UpdateStage: StagePart {
             .init(path: RunLayout.policy(step), schema: .policy, p),
             .init(path: RunLayout.optimizerState(step), schema: .adam, o),
         ]
-        // The step's PSR and NSR parts, for eval's entropy directions (SPEC 9).
+        // The step's PSR and NSR parts, for eval's entropy directions (docs/model.md 9).
         let g = try GradientParts(space: space, psr: sum.psr, nsr: sum.nsr).write(to: env.layout.path(GradientParts.file(step)))
         outputs.append(.init(path: GradientParts.file(step), schema: .gradient, g))
         if let critic {

@@ -1,6 +1,6 @@
-/// verify in expected-gradient mode (SPEC 8): the verifier's role is unchanged, judging against
+/// verify in expected-gradient mode (docs/model.md 8): the verifier's role is unchanged, judging against
 /// the reference answer, but on a distribution rather than a sample. Exactly one response is
-/// correct (the zero-padded answer, SPEC 2), so a rollout is correct with probability
+/// correct (the zero-padded answer, docs/model.md 2), so a rollout is correct with probability
 /// p_x = prod_j pi(a_j | c_j(x)); every other response is wrong or malformed (reward 0).
 extension VerifyStage {
     static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {

@@ -1,4 +1,4 @@
-/// weight in expected-gradient mode (SPEC 8): each prompt's expected weight w_x = p_x (E_k A(1, k+1)
+/// weight in expected-gradient mode (docs/model.md 8): each prompt's expected weight w_x = p_x (E_k A(1, k+1)
 /// - E_k A(0, k)), k ~ Binomial(G - 1, p_x), split into its PSR and NSR parts
 /// (``ExpectedWeight``), from the objective's own advantage rule (with group filtering when on).
 extension WeightStage {
