@@ -11,7 +11,8 @@
 /// }
 /// ```
 /// Keys are `valence-init` long options without the dashes; `true` is a bare flag, `false`,
-/// `null` and `"off"` leave the option out. Runs are product(axes) x (union over cases of
+/// `null` and `"off"` leave the option out; an axis given as `"@objectives"` runs every registered
+/// objective. Runs are product(axes) x (union over cases of
 /// product(case)), in the file's key order; each run's directory is `path` with every `{key}`
 /// replaced by its value, under the output directory.
 public struct Grid: Sendable, Equatable {
@@ -59,8 +60,12 @@ public struct Grid: Sendable, Equatable {
         func axes(_ fields: JSONFields) throws -> [(key: String, values: [Value])] {
             guard case .object(let items) = fields.value else { return [] }
             return try items.map { key, value in
+                // "@objectives": every registered objective, in registry order, so a grid that means
+                // "all of them" needs no edit when one is added.
+                if case .string(Self.allObjectives) = value { return (key, Objective.all.map { $0.rawValue }) }
                 guard case .array(let list) = value, !list.isEmpty else {
-                    throw ValenceError.badData(path: file, line: nil, detail: "axis \"\(key)\" must be a non-empty list of values")
+                    throw ValenceError.badData(path: file, line: nil,
+                                               detail: "axis \"\(key)\" must be a non-empty list of values (or \"\(Self.allObjectives)\")")
                 }
                 return (key, try list.map { try text($0, key) })
             }
@@ -147,6 +152,9 @@ public struct Grid: Sendable, Equatable {
             }
         }
     }
+
+    /// The axis value that stands for every registered objective.
+    public static let allObjectives = "@objectives"
 
     /// A number as an option: integral values without a fraction ("1", not "1.0").
     static func formatOption(_ d: Double) -> String {
