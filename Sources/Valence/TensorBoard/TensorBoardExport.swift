@@ -70,26 +70,13 @@ public enum TensorBoardExport {
     }
 
     /// Appends `bytes` to the existing file at `path` and fsyncs it; errors name the file and the cause.
+    /// The file is opened as every appended file is (``FileSystem/openForAppending(_:)``: its directory
+    /// checked, a symbolic link at `path` refused).
     static func append(_ bytes: ArraySlice<UInt8>, to path: String) throws {
-        try Confinement.check(path)  // no append through a directory linked out of the run (docs/security.md)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw ValenceError.io(path: path, detail: "cannot open to append: \(FileSystem.errnoText())") }
-        var closed = false
-        defer { if !closed { _ = close(fd) } }
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ValenceError.io(path: path, detail: "append failed: \(FileSystem.errnoText())")
-                }
-                offset += n
-            }
-        }
-        if fsync(fd) != 0 { throw ValenceError.io(path: path, detail: "fsync failed: \(FileSystem.errnoText())") }
-        closed = true
-        if close(fd) != 0 { throw ValenceError.io(path: path, detail: "close failed: \(FileSystem.errnoText())") }
+        let file = try FileSystem.openForAppending(path)
+        try bytes.withUnsafeBytes { try file.write($0) }
+        try file.sync()
+        try file.close()
     }
 
     /// Every run directory (one holding `metrics.jsonl`) at or below `root`, sorted by path.
