@@ -109,7 +109,7 @@ public struct EvalStage: StagePart {
         var summaryLine = ""
         for split in splits {
             let prompts = try TaskPrompts.load(env, split: split, withAnswers: false)
-            let e = Evaluation.evaluate(policy: policy, prompts: prompts.pairs, temperature: config.evalTemperature)
+            let e = try Self.evaluation(env, RunLayout.policy(step), policy, split: split, prompts: prompts)
             w.beginObject()
             w.key("schema"); w.string(Schema.metrics.rawValue)
             w.key("run"); w.string(env.runID.description)
@@ -124,7 +124,7 @@ public struct EvalStage: StagePart {
             w.key("entropy"); w.double(e.entropy)
             w.key("greedy"); w.double(e.greedy)
             if let previous {
-                let p = Evaluation.evaluate(policy: previous, prompts: prompts.pairs, temperature: config.evalTemperature)
+                let p = try Self.evaluation(env, RunLayout.policy(step - 1), previous, split: split, prompts: prompts)
                 w.key("entropy_delta"); w.double(e.entropy - p.entropy)
                 for (key, value) in EntropyDecomposition.fields(before: previous, after: policy, parts: parts, prompts: prompts.pairs,
                                                                 temperature: config.evalTemperature) {
@@ -191,6 +191,17 @@ public struct EvalStage: StagePart {
             summary: "step \(step)/\(config.steps) \(config.objective.rawValue) w\(config.window): \(summaryLine)")
     }
 
+    /// The exact metrics of `policy`, read from `path`, on one prompt set: computed once per checkpoint
+    /// in a process (eval of step N needs checkpoint N-1's entropy, which eval of step N-1 computed;
+    /// through ``ParsedFiles``, keyed by the checkpoint's digest).
+    static func evaluation(_ env: StageEnvironment, _ path: String, _ policy: TabularPolicy, split: String,
+                           prompts: TaskPrompts) throws -> Evaluation {
+        let temperature = env.config.evalTemperature
+        return try env.files.value(env.layout.path(path), variant: "evaluation \(split) T=\(temperature)") {
+            Evaluation.evaluate(policy: policy, prompts: prompts.pairs, temperature: temperature)
+        }
+    }
+
     /// The mass-redistribution diagnostic of step `step` (see ``RedistributionDiagnostic``): which
     /// rows got a wrong sample and which tokens any sample used there, from the split shards, and
     /// which digits are correct for some train prompt using each row.
@@ -199,12 +210,17 @@ public struct EvalStage: StagePart {
         let space = before.space
         var sampled = [UInt16](repeating: 0, count: space.rowCount)
         var penalised = [UInt16](repeating: 0, count: space.rowCount)
-        var correct = [UInt16](repeating: 0, count: space.rowCount)
         var rows: [Int] = []
         let train = try TaskPrompts.load(env, split: "train", withAnswers: false)
-        for (a, b) in train.pairs {
-            space.rows(a: a, b: b, into: &rows)
-            for j in 0..<rows.count { correct[rows[j]] |= 1 << UInt16(space.task.digit(a + b, at: j)) }
+        // The same for every step of a run: computed once per process (through ParsedFiles, keyed by
+        // the train shard's digest).
+        let correct = try env.files.value(env.layout.path(RunLayout.taskShard("train")), variant: "correct digits per row") {
+            var correct = [UInt16](repeating: 0, count: space.rowCount)
+            for (a, b) in train.pairs {
+                space.rows(a: a, b: b, into: &rows)
+                for j in 0..<rows.count { correct[rows[j]] |= 1 << UInt16(space.task.digit(a + b, at: j)) }
+            }
+            return correct
         }
         // The rows depend only on the operands, which repeat for a prompt's whole group.
         var rowsOperands = (-1, -1)
