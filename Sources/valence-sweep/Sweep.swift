@@ -100,7 +100,7 @@ struct Sweep {
         var steps = RunConfig().steps
         if let i = options.lastIndex(of: "--steps"), i + 1 < options.count, let n = Int(options[i + 1]) { steps = n }
         guard let env = try? StageEnvironment(run: path) else { return steps + 1 }
-        let next = RunDriver(env: env).nextStep().map { $0 } ?? (env.config.steps + 1)
+        let next = RunDriver(env: env).nextStep() ?? (env.config.steps + 1)
         return max(0, steps + 1 - next)
     }
 

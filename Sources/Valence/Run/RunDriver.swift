@@ -31,7 +31,10 @@ public struct RunDriver {
         return next > env.config.steps ? nil : next
     }
 
-    /// The highest step whose eval manifest exists.
+    /// The highest step whose eval manifest exists. The step of `metrics.jsonl`'s last line is taken
+    /// when its eval manifest exists and the next one's does not, and no step directory beyond that
+    /// exists (an eval of a later step needs the checkpoints of every step before it); anything else
+    /// (a hand-run eval, an edited log) lists `RUN/steps` as `valence-status` does.
     public func lastEvaluatedStep() -> Int? {
         let layout = env.layout
         func evaluated(_ s: Int) -> Bool { FileSystem.exists(layout.path(RunLayout.evalManifest(s))) }
