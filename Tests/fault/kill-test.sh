@@ -164,8 +164,10 @@ pick_point() {  # $1 = tool.step -> sets KT_TOOL KT_STEP KT_SYSCALL KT_WHEN (or 
 }
 one_pass() {  # runs the pipeline once through the wrappers; returns its status
   local status=0
-  if [[ $KT_TOOL == init ]]; then
+  if [[ $KT_TOOL == init && $MODE_PATH == in-process ]]; then
     VALENCE_BIN=$W/wrap "$ROOT/pipelines/run.sh" "$RUN" "${FLAGS[@]}" >/dev/null 2>&1 || status=$?
+  elif [[ $KT_TOOL == init ]]; then
+    ( "$W/wrap/valence-init" --run "$RUN" --quiet "${FLAGS[@]}" ) >/dev/null 2>&1 || status=$?
   else
     ( set -e; one_step "$W/wrap" ) >/dev/null 2>&1 || status=$?
   fi
@@ -213,11 +215,13 @@ while (( kills < POINTS )); do
     continue
   fi
   # Recover as a user would: a run whose creation was killed with `make run` (run.sh, which
-  # reruns valence-init), any other run the way cron does, taking steps until it is complete.
+  # reruns valence-init; by hand in stages mode: valence-init again, then the stages), any other
+  # run the way cron does, taking steps until it is complete.
   unset KT_TOOL KT_STEP
-  if [[ $target == init.* ]]; then
+  if [[ $target == init.* && $MODE_PATH == in-process ]]; then
     VALENCE_BIN=$REAL "$ROOT/pipelines/run.sh" "$RUN" "${FLAGS[@]}" >/dev/null 2>"$W/recover.err" || true
   else
+    [[ $target == init.* ]] && { "$REAL/valence-init" --run "$RUN" --quiet "${FLAGS[@]}" >/dev/null 2>"$W/recover.err" || true; }
     for ((i = 0; i < STEPS + 3; i++)); do
       ( set -e; one_step "$REAL" ) >/dev/null 2>"$W/recover.err" || true
       [[ $("$REAL/valence-status" --run "$RUN" --next) == done ]] && break
