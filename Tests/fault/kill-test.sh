@@ -167,7 +167,7 @@ one_pass() {  # runs the pipeline once through the wrappers; returns its status
   if [[ $KT_TOOL == init && $MODE_PATH == in-process ]]; then
     VALENCE_BIN=$W/wrap "$ROOT/pipelines/run.sh" "$RUN" "${FLAGS[@]}" >/dev/null 2>&1 || status=$?
   elif [[ $KT_TOOL == init ]]; then
-    ( "$W/wrap/valence-init" --run "$RUN" --quiet "${FLAGS[@]}" ) >/dev/null 2>&1 || status=$?
+    ( "$W/wrap/valence-init" --run "$RUN" --quiet "${FLAGS[@]}"; exit $? ) >/dev/null 2>&1 || status=$?
   else
     ( set -e; one_step "$W/wrap" ) >/dev/null 2>&1 || status=$?
   fi
