@@ -31,7 +31,7 @@ struct Sweep {
         if !quiet {
             Console.error("\(grid.name): \(runs.count) runs (\(remaining.reduce(0, +)) steps to take), \(min(jobs, runs.count)) at a time, under \(root)")
         }
-        let errors = ErrorList(count: runs.count)
+        let errors = ErrorBox(count: runs.count)
         let bin = Self.binDirectory
         DispatchQueue.concurrentPerform(iterations: min(jobs, runs.count)) { worker in
             var i = worker
@@ -47,7 +47,7 @@ struct Sweep {
             }
         }
         progress.finish()
-        if let (index, error) = errors.first {
+        if let (index, error) = errors.firstIndexed {
             let n = errors.count
             Console.error("\(grid.name): \(n) of \(runs.count) runs failed; first: \(paths[index])")
             throw error
@@ -107,7 +107,7 @@ struct Sweep {
     /// The sampled Pass@k of every run's base and final policy, `jobs` runs at once.
     func sampledPassAtK(_ paths: [String]) throws {
         if !quiet { Console.error("\(grid.name): sampled Pass@k of the base and final policies (\(samples) rollouts per test prompt)") }
-        let errors = ErrorList(count: paths.count)
+        let errors = ErrorBox(count: paths.count)
         let samples = samples
         DispatchQueue.concurrentPerform(iterations: paths.count) { i in
             do {
@@ -115,7 +115,7 @@ struct Sweep {
                 for step in [0, env.config.steps] { try EvalStage.run(env, step: step, samples: samples) }
             } catch { errors.set(i, error) }
         }
-        if let (_, error) = errors.first { throw error }
+        if let error = errors.first { throw error }
     }
 
     /// PNG copies of the figures when rsvg-convert is installed (`make plot-deps`).
@@ -179,20 +179,4 @@ struct InitFailure: Error, CustomStringConvertible {
     let status: Int32
     let message: String
     var description: String { message }
-}
-
-/// Errors of concurrent runs, by index.
-final class ErrorList: @unchecked Sendable {
-    private var errors: [Error?]
-    private let lock = NSLock()
-
-    init(count: Int) { errors = Array(repeating: nil, count: count) }
-
-    func set(_ i: Int, _ error: Error) { lock.withLock { errors[i] = error } }
-
-    var first: (Int, Error)? {
-        lock.withLock { errors.enumerated().lazy.compactMap { i, e in e.map { (i, $0) } }.first }
-    }
-
-    var count: Int { lock.withLock { errors.compactMap { $0 }.count } }
 }

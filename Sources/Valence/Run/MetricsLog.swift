@@ -103,14 +103,17 @@ public struct MetricsLog {
 /// unless the driver syncs whole steps, ``Durability``).
 private final class AppendFile {
     let path: String
-    private var fd: Int32
+    /// Owns the descriptor (closing it); appends go through its whole-buffer writes (`O_APPEND`).
+    private let file: OutputFile
+    private var fd: Int32 { file.fd }
     private var size: Int
 
     init(path: String, writable: Bool = true) throws {
         self.path = path
         try Confinement.check(path)  // nothing through a link out of the run (docs/security.md)
-        fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)
+        let fd = open(path, (writable ? O_RDWR | O_APPEND : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw ValenceError.io(path: path, detail: "cannot open: \(FileSystem.errnoText())") }
+        file = OutputFile(descriptor: fd, path: path)
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ValenceError.io(path: path, detail: "cannot stat: \(FileSystem.errnoText())") }
         size = Int(st.st_size)
@@ -165,21 +168,12 @@ private final class AppendFile {
     }
 
     func append(_ bytes: [UInt8]) throws {
-        var done = 0
-        while done < bytes.count {
-            let r = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(size + done)) }
-            if r < 0 && errno == EINTR { continue }
-            guard r > 0 else { throw ValenceError.io(path: path, detail: "append failed: \(FileSystem.errnoText())") }
-            done += r
-        }
-        guard !Durability.syncsEachFile || fsync(fd) == 0 else {
-            throw ValenceError.io(path: path, detail: "fsync failed: \(FileSystem.errnoText())")
-        }
-        size += done
+        try file.write(bytes)
+        if Durability.syncsEachFile { try file.sync() }
+        size += bytes.count
     }
 
     func close() {
-        if fd >= 0 { _ = Glibc.close(fd) }
-        fd = -1
+        try? file.close()
     }
 }

@@ -3,7 +3,7 @@
 /// position, the previous checkpoint's 10 probabilities at the prompt's context row. Like sampled
 /// generate it never reads the reference answer. No randomness is used beyond the prompt draw.
 extension GenerateStage {
-    static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+    public static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
         let config = env.config
         _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1)

@@ -8,7 +8,7 @@ import Glibc
 /// G p, negatives G (1 - p), solved_all p^G, solved_none (1 - p)^G (real numbers, per prompt and
 /// summed in the manifest, where eval reads them).
 extension SplitStage {
-    static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+    public static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
         let config = env.config
         let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: shard, from: "verify").outputs[0]

@@ -1,24 +1,15 @@
 /// `valence-split`: separates verified rollouts into positive (PSR) and negative (NSR) shards and
 /// writes each prompt's group counts, so later stages never have to re-join the two.
-public struct SplitStage: StagePart {
+public struct SplitStage: ShardedStagePart {
     public static let name = "split"
     public static let directory = "split"
 
     public let step: Int
-    /// The shard this part writes.
     public let part: Int
-    public var shard: Int? { part }
 
     public init(step: Int, shard: Int) {
         self.step = step
         part = shard
-    }
-
-    /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
-    @discardableResult
-    public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
-        return try env.run(SplitStage(step: step, shard: shard))
     }
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {

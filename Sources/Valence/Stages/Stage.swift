@@ -42,6 +42,29 @@ extension StagePart {
     public func upToDate(_ env: StageEnvironment, manifest: Manifest) throws {}
 }
 
+/// A stage with one part per shard (generate, verify, split, weight): what they share besides the
+/// skeleton, the shard a part writes and the one place that hands an expected-mode run
+/// (docs/mechanism.md) to the stage's expected part.
+public protocol ShardedStagePart: StagePart {
+    init(step: Int, shard: Int)
+    /// The shard this part writes.
+    var part: Int { get }
+    /// The part in expected-gradient mode (`Stage+Expected.swift`).
+    static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest
+}
+
+extension ShardedStagePart {
+    public var shard: Int? { part }
+
+    /// Runs part `shard` of step `step`: through the stage skeleton (``StageEnvironment/run(_:)``),
+    /// or, in expected-gradient mode, through the stage's expected part.
+    @discardableResult
+    public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
+        return try env.run(Self(step: step, shard: shard))
+    }
+}
+
 /// What a part reads, decided before it runs.
 public struct StagePlan: Sendable {
     /// The part's manifest, relative to the run directory.

@@ -181,20 +181,34 @@ public struct StageEnvironment: Sendable {
     }
 }
 
-/// Collects errors from concurrent shard jobs.
-final class ErrorBox: @unchecked Sendable {
+/// Collects the errors of concurrent jobs (a stage's shards, a sweep's runs) by job index.
+public final class ErrorBox: @unchecked Sendable {
     private var errors: [Error?]
     private let lock = DispatchSemaphore(value: 1)
 
-    init(count: Int) { errors = Array(repeating: nil, count: count) }
+    public init(count: Int) { errors = Array(repeating: nil, count: count) }
 
-    func set(_ i: Int, _ error: Error) {
+    public func set(_ i: Int, _ error: Error) {
         lock.wait()
         errors[i] = error
         lock.signal()
     }
 
-    var first: Error? { errors.compactMap { $0 }.first }
+    /// The error of the lowest job index that failed, with that index.
+    public var firstIndexed: (index: Int, error: Error)? {
+        lock.wait()
+        defer { lock.signal() }
+        return errors.enumerated().lazy.compactMap { i, e in e.map { (i, $0) } }.first
+    }
+
+    public var first: Error? { firstIndexed?.error }
+
+    /// How many jobs failed.
+    public var count: Int {
+        lock.wait()
+        defer { lock.signal() }
+        return errors.lazy.filter { $0 != nil }.count
+    }
 }
 
 /// Tuple comparison for (prompt, sample) ordering.

@@ -3,7 +3,7 @@
 /// correct (the zero-padded answer, docs/model.md 2), so a rollout is correct with probability
 /// p_x = prod_j pi(a_j | c_j(x)); every other response is wrong or malformed (reward 0).
 extension VerifyStage {
-    static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+    public static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
         let config = env.config
         let input = try env.upstreamShard(step: step, GenerateStage.directory, shard: shard, from: "generate").outputs[0]

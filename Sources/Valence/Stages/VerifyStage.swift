@@ -1,23 +1,14 @@
 /// `valence-verify`: judges each rollout against the task's reference answer.
-public struct VerifyStage: StagePart {
+public struct VerifyStage: ShardedStagePart {
     public static let name = "verify"
     public static let directory = "verified"
 
     public let step: Int
-    /// The shard this part writes.
     public let part: Int
-    public var shard: Int? { part }
 
     public init(step: Int, shard: Int) {
         self.step = step
         part = shard
-    }
-
-    /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
-    @discardableResult
-    public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
-        return try env.run(VerifyStage(step: step, shard: shard))
     }
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {

@@ -2,7 +2,7 @@
 /// - E_k A(0, k)), k ~ Binomial(G - 1, p_x), split into its PSR and NSR parts
 /// (``ExpectedWeight``), from the objective's own advantage rule (with group filtering when on).
 extension WeightStage {
-    static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
+    public static func runExpected(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
         try env.checkStep(step)
         let config = env.config
         let upstreamFile = RunLayout.partManifest(step: step, SplitStage.directory, shard: shard, shards: config.shards)

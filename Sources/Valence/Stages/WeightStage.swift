@@ -5,25 +5,16 @@
 /// the group counts. ppo also reads the critic of the previous checkpoint and writes per-token
 /// advantages (`adv_tokens`). With group filtering, rollouts of groups that are all correct or all
 /// wrong are left out, and the dropped counts go into the manifest's stats.
-public struct WeightStage: StagePart {
+public struct WeightStage: ShardedStagePart {
     public static let name = "weight"
     public static let directory = "weighted"
 
     public let step: Int
-    /// The shard this part writes.
     public let part: Int
-    public var shard: Int? { part }
 
     public init(step: Int, shard: Int) {
         self.step = step
         part = shard
-    }
-
-    /// Runs one part through the stage skeleton (``StageEnvironment/run(_:)``).
-    @discardableResult
-    public static func run(_ env: StageEnvironment, step: Int, shard: Int) throws -> Manifest {
-        if env.config.rollouts == .expected { return try runExpected(env, step: step, shard: shard) }
-        return try env.run(WeightStage(step: step, shard: shard))
     }
 
     /// The split shards the objective needs, in the order read: positive, negative (as needed).
