@@ -38,10 +38,7 @@ import Testing
         try log.record(step: 1, lines: line(1))
         // A kill in the middle of step 2's append.
         let partial = Array(line(2).prefix(20))
-        let f = try OutputFile(path: l.metrics + ".x")
-        try f.write(try contents(l) + partial)
-        try f.close()
-        try FileSystem.rename(l.metrics + ".x", to: l.metrics)
+        try FileSystem.writeAtomically(l.metrics, bytes: try contents(l) + partial)
         #expect(log.lastStep() == nil, "a partial line is not a step")
         try log.record(step: 2, lines: line(2))
         #expect(try contents(l) == line(0) + line(1) + line(2))

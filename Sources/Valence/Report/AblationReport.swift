@@ -125,7 +125,8 @@ public struct AblationReport: Sendable {
         let layout = RunLayout(root: run.path)
         guard run.config.steps >= 1 else { return [] }
         return (1...run.config.steps).compactMap { step in
-            (try? Manifest.read(layout.path(RunLayout.checkpointManifest(step))))?.stat("clip_fraction")?.doubleValue
+            let path = layout.path(RunLayout.checkpointManifest(step))
+            return (try? Manifest.read(path)).flatMap { try? UpdateStats($0, path: path).clipFraction }
         }
     }
 

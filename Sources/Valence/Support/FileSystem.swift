@@ -155,30 +155,6 @@ public enum FileSystem {
         return OutputFile(descriptor: fd, path: path)
     }
 
-    /// Renames `from` over `to` (names in run directories checked by ``Confinement``) and fsyncs
-    /// the directory. Outputs use ``AtomicFile``, which renames inside one opened directory.
-    public static func rename(_ from: String, to: String) throws {
-        try Confinement.check(directoryName(from))
-        try Confinement.check(directoryName(to))
-        if Glibc.rename(from, to) != 0 {
-            throw ValenceError.io(path: to, detail: "cannot rename \(from) into place: \(errnoText())")
-        }
-        try syncDirectory(directoryName(to))
-    }
-
-    /// fsync on a directory: makes the renames and creations inside it durable.
-    public static func syncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 {
-            throw ValenceError.io(path: path, detail: "cannot open directory to sync it: \(errnoText())")
-        }
-        defer { close(fd) }
-        // Some filesystems do not support fsync on directories (EINVAL); nothing more can be done there.
-        if fsync(fd) != 0 && errno != EINVAL {
-            throw ValenceError.io(path: path, detail: "fsync of the directory failed: \(errnoText())")
-        }
-    }
-
     /// Removes the name `path` (a link itself, never what it points to). Under a run directory,
     /// nothing is removed when the directory holding `path` leads out of it.
     public static func remove(_ path: String) {
