@@ -18,18 +18,22 @@ public struct GradientParts: Sendable, Equatable {
         self.nsr = nsr
     }
 
+    /// Its key among the ``ParsedFiles`` of a process (update hands the parts it wrote to eval).
+    static let cacheVariant = "gradient parts"
+
     /// The file's path in a run, beside the checkpoint of `step`.
     public static func file(_ step: Int) -> String { "\(RunLayout.checkpoint(step))/gradient.jsonl.zst" }
 
     @discardableResult
     public func write(to path: String) throws -> ShardSummary {
         let writer = try ShardWriter(path: path)
+        let labels = space.labels
         for r in 0..<space.rowCount {
             let s = (r * 10)..<(r * 10 + 10)
             writer.json.beginObject()
             writer.json.key("schema"); writer.json.string(Schema.gradient.rawValue)
             writer.json.key("row"); writer.json.int(r)
-            writer.json.key("ctx"); writer.json.string(space.label(row: r))
+            writer.json.key("ctx"); writer.json.string(labels[r])
             writer.json.key("grad")
             writer.json.beginObject()
             writer.json.key("psr"); writer.json.doubleArray(psr[s])

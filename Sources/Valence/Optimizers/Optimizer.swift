@@ -71,13 +71,14 @@ public struct OptimizerState: Sendable, Equatable {
     @discardableResult
     public func write(to path: String, space: ContextSpace) throws -> ShardSummary {
         let writer = try ShardWriter(path: path)
+        let labels = space.labels
         let rows = kind.hasMoments ? space.rowCount : 1
         for r in 0..<rows {
             writer.json.beginObject()
             writer.json.key("schema"); writer.json.string(Schema.adam.rawValue)
             writer.json.key("optimizer"); writer.json.string(kind.rawValue)
             writer.json.key("row"); writer.json.int(r)
-            writer.json.key("ctx"); writer.json.string(space.label(row: r))
+            writer.json.key("ctx"); writer.json.string(labels[r])
             writer.json.key("t"); writer.json.int(t)
             if kind.hasMoments {
                 writer.json.key("m"); writer.json.doubleArray(m[(r * 10)..<(r * 10 + 10)])

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The table's row keys (docs/model.md 3): position j, the operand digits a_j, b_j, and the carry hints
 /// h_{j+1} ... h_{j+w} of the w lower positions.
 ///
@@ -71,6 +73,7 @@ public struct ContextSpace: Sendable, Hashable {
                   payload readPayload: (inout JSONScanner) throws -> Void,
                   row body: (Int) throws -> Void) throws -> UInt64 {
         var next = 0
+        let labels = labels
         let summary = try ShardReader.forEachLine(path) { line, _ in
             var s = JSONScanner(line)
             var seen = FieldSet()
@@ -92,7 +95,7 @@ public struct ContextSpace: Sendable, Hashable {
             guard index == next, index < rowCount else {
                 throw RecordError("row \(index) out of order: expected row \(next) of \(rowCount)")
             }
-            let expected = self.label(row: index)
+            let expected = labels[index]
             guard label == expected else {
                 throw RecordError("row \(index) has ctx \"\(label)\", expected \"\(expected)\" (a file from another window or digit count?)")
             }
@@ -120,5 +123,30 @@ public struct ContextSpace: Sendable, Hashable {
             text += " h" + digits
         }
         return text
+    }
+}
+
+extension ContextSpace {
+    /// Every row's ``label(row:)``, built once per space and process: the checkpoint writers and
+    /// readers label all rows of a table, three tables a step, and building the strings each time
+    /// was 9% of an in-process step (docs/performance.md).
+    ///
+    /// - Complexity: O(1) after the first call for a space (O(rows) then).
+    public var labels: [String] { ContextSpace.labelTables.labels(for: self) }
+
+    private static let labelTables = LabelTables()
+
+    private final class LabelTables: @unchecked Sendable {
+        private var tables: [ContextSpace: [String]] = [:]
+        private let lock = DispatchSemaphore(value: 1)
+
+        func labels(for space: ContextSpace) -> [String] {
+            lock.wait()
+            defer { lock.signal() }
+            if let known = tables[space] { return known }
+            let built = (0..<space.rowCount).map { space.label(row: $0) }
+            tables[space] = built
+            return built
+        }
     }
 }

@@ -77,11 +77,12 @@ public struct TabularPolicy: Sendable, Equatable {
     @discardableResult
     public func write(to path: String) throws -> ShardSummary {
         let writer = try ShardWriter(path: path)
+        let labels = space.labels
         for r in 0..<rowCount {
             writer.json.beginObject()
             writer.json.key("schema"); writer.json.string(Schema.policy.rawValue)
             writer.json.key("row"); writer.json.int(r)
-            writer.json.key("ctx"); writer.json.string(space.label(row: r))
+            writer.json.key("ctx"); writer.json.string(labels[r])
             writer.json.key("logits"); writer.json.doubleArray(logits[(r * 10)..<(r * 10 + 10)])
             writer.json.endObject()
             try writer.endRecord()

@@ -105,7 +105,7 @@ public final class ShardWriter {
     @discardableResult
     public func commit() throws -> ShardSummary {
         if json.count > 0 || !wroteFrame { try compressFrame() }
-        try file.commit()
+        try file.commit(digest: digest.value)
         return ShardSummary(path: path, records: records, bytes: compressedBytes, digest: digest.value)
     }
 }

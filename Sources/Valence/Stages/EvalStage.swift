@@ -97,7 +97,9 @@ public struct EvalStage: StagePart {
         var previous: TabularPolicy?
         var redistribution = RedistributionDiagnostic()
         let parts = step > 0 && plan.files.contains(GradientParts.file(step))
-            ? try GradientParts.read(from: env.layout.path(GradientParts.file(step)), space: space) : nil
+            ? try env.files.value(env.layout.path(GradientParts.file(step)), variant: GradientParts.cacheVariant) {
+                try GradientParts.read(from: env.layout.path(GradientParts.file(step)), space: space)
+            } : nil
         if step > 0 {
             let before = try env.policy(RunLayout.policy(step - 1), space: space)
             previous = before

@@ -119,11 +119,10 @@ public struct StageEnvironment: Sendable {
         var r = Rollout()
         var last = (-1, -1)
         let path = layout.path(output.path)
-        let numbers = NumberTextCache()
         // A local, not `self.runID` in the closure: that copied the whole environment (config
         // strings, log closure: a dozen retains and releases) for every line.
         let runID = runID
-        let result = try ShardReader.forEachLine(path, digest: false, readAhead: readAhead) { line, _ in
+        let result = try NumberTextCache.borrow { numbers in try ShardReader.forEachLine(path, digest: false, readAhead: readAhead) { line, _ in
             let core = try r.decode(line, as: schema, numbers: numbers)
             guard r.run == runID else { throw RecordError("record belongs to run \(r.run), this run is \(runID)") }
             guard r.step == step else { throw RecordError("record is from step \(r.step), expected step \(step)") }
@@ -134,7 +133,7 @@ public struct StageEnvironment: Sendable {
             }
             last = order
             try body(&r, core)
-        }
+        } }
         if result.records != output.records {
             throw ValenceError.badData(path: path, line: nil, detail: "holds \(result.records) records but its manifest says \(output.records)")
         }

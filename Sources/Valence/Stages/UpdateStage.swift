@@ -165,7 +165,9 @@ public struct UpdateStage: StagePart {
             .init(path: RunLayout.optimizerState(step), schema: .adam, o),
         ]
         // The step's PSR and NSR parts, for eval's entropy directions (docs/model.md 9).
-        let g = try GradientParts(space: space, psr: sum.psr, nsr: sum.nsr).write(to: env.layout.path(GradientParts.file(step)))
+        let parts = GradientParts(space: space, psr: sum.psr, nsr: sum.nsr)
+        let g = try parts.write(to: env.layout.path(GradientParts.file(step)))
+        env.files.insert(parts, path: env.layout.path(GradientParts.file(step)), variant: GradientParts.cacheVariant, digest: g.digest)
         outputs.append(.init(path: GradientParts.file(step), schema: .gradient, g))
         if let critic {
             let c = try critic.write(to: env.layout.path(RunLayout.critic(step)))

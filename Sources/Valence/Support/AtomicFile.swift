@@ -79,8 +79,10 @@ public final class AtomicFile {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
-    /// Makes the file durable and renames it into place.
-    public func commit() throws {
+    /// Makes the file durable and renames it into place. `digest`, the ``Digest`` of every byte
+    /// written, is recorded in ``DigestCache/shared`` for the renamed file, so the stages that read
+    /// it next in this process need not read it again to digest it.
+    public func commit(digest: UInt64? = nil) throws {
         // Under Durability.stepBarrier the driver syncs the whole step at once instead.
         let sync = Durability.syncsEachFile
         if sync { do { try file.sync() } catch let error as ValenceError { throw error.naming(path) } }
@@ -89,11 +91,20 @@ public final class AtomicFile {
         guard ownsTemporaryName() else {
             throw ValenceError.io(path: temporaryPath, detail: "was replaced by another process while this one wrote it")
         }
+        var written = stat()
+        let identified = digest != nil && fstat(file.fd, &written) == 0
         do { try file.close() } catch let error as ValenceError { throw error.naming(path) }
         if renameat(directory, temporaryName, directory, name) != 0 {
             throw ValenceError.io(path: path, detail: "cannot rename \(temporaryPath) into place: \(FileSystem.errnoText())")
         }
         committed = true
+        // The identity after the rename (which sets the change time), recorded only when the name
+        // still holds the inode just written.
+        var renamed = stat()
+        if identified, let digest, fstatat(directory, name, &renamed, AT_SYMLINK_NOFOLLOW) == 0,
+           renamed.st_dev == written.st_dev, renamed.st_ino == written.st_ino, renamed.st_size == written.st_size {
+            DigestCache.shared.record(path, identity: .init(renamed), digest: digest)
+        }
         // Some file systems do not support fsync on directories (EINVAL); nothing more can be done there.
         if sync && fsync(directory) != 0 && errno != EINVAL {
             throw ValenceError.io(path: FileSystem.directoryName(path), detail: "fsync of the directory failed: \(FileSystem.errnoText())")

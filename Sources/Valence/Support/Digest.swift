@@ -50,10 +50,23 @@ public struct Digest: Sendable, Hashable {
         return d
     }
 
-    /// Streams the file in 64 KiB chunks, so digesting a large shard keeps memory flat.
+    /// The digest of the file's bytes: from ``DigestCache/shared`` when this process has written
+    /// or hashed this very version of the file, else read and hashed (and recorded there).
     public static func ofFile(_ path: String) throws -> Digest {
+        if let known = DigestCache.shared.digest(of: path) { return Digest(value: known) }
+        return try reading(path)
+    }
+
+    init(value: UInt64) { self.value = value }
+
+    /// Streams the file in 64 KiB chunks, so digesting a large shard keeps memory flat.
+    static func reading(_ path: String) throws -> Digest {
         let fd = try FileSystem.openForReading(path)
         defer { close(fd) }
+        // The identity before the first read: a write during the read changes it, so the digest
+        // recorded below is never taken for a later version.
+        var before = stat()
+        let identified = fstat(fd, &before) == 0
         var d = Digest()
         // Not zero-filled: only the bytes read() wrote are hashed (zeroing 64 KiB cost more than
         // hashing a small file, and digests run for every input of every stage part).
@@ -68,6 +81,7 @@ public struct Digest: Sendable, Hashable {
             if n == 0 { break }
             d.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
+        if identified { DigestCache.shared.record(path, identity: .init(before), digest: d.value) }
         return d
     }
 }

@@ -129,8 +129,9 @@ public enum FileSystem {
     /// (through an ``AtomicFile``).
     public static func writeAtomically(_ path: String, bytes: some Collection<UInt8>) throws {
         let file = try AtomicFile(replacing: path)
-        try file.write(Array(bytes))
-        try file.commit()
+        let bytes = Array(bytes)
+        try file.write(bytes)
+        try file.commit(digest: Digest.of(bytes).value)
     }
 
     public static func writeAtomically(_ path: String, text: String) throws {

@@ -53,11 +53,12 @@ public struct Critic: Sendable, Equatable {
     @discardableResult
     public func write(to path: String) throws -> ShardSummary {
         let writer = try ShardWriter(path: path)
+        let labels = space.labels
         for r in values.indices {
             writer.json.beginObject()
             writer.json.key("schema"); writer.json.string(Schema.critic.rawValue)
             writer.json.key("row"); writer.json.int(r)
-            writer.json.key("ctx"); writer.json.string(space.label(row: r))
+            writer.json.key("ctx"); writer.json.string(labels[r])
             writer.json.key("v"); writer.json.double(values[r])
             writer.json.endObject()
             try writer.endRecord()
