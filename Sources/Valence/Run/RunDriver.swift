@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Advances a run in one process: the same stage parts, in the same order, writing the same bytes
 /// as the separate `valence-*` executables run one after another (`valence-step`, `make run`,
 /// `make step`, the sweep runner).
@@ -47,10 +49,14 @@ public struct RunDriver {
 
     /// Runs every stage of step `step` (for step 0: the base policy's eval).
     public func run(step: Int) throws {
-        if step == 0 {
-            try env.run(EvalStage(step: 0))
-            return
-        }
+        try train(step: step)
+        try env.run(EvalStage(step: step))
+    }
+
+    /// The stages of step `step` before its eval: generate, verify, split, weight, update (none for
+    /// step 0).
+    func train(step: Int) throws {
+        guard step > 0 else { return }
         let shards = try env.shardList(nil)
         let env = env
         // Through each stage's static run: it hands an expected-mode run (docs/mechanism.md) to its
@@ -60,7 +66,6 @@ public struct RunDriver {
         try env.forEachShard(shards, jobs: jobs) { try SplitStage.run(env, step: step, shard: $0) }
         try env.forEachShard(shards, jobs: jobs) { try WeightStage.run(env, step: step, shard: $0) }
         try UpdateStage.run(env, step: step)
-        try env.run(EvalStage(step: step))
     }
 
     /// What ``advance(allSteps:progress:)`` did.
@@ -73,7 +78,14 @@ public struct RunDriver {
 
     /// Advances the run: by one step (as cron's `make step` does; a run whose base is not yet
     /// evaluated also takes step 1 in the same call), or to its last step. The caller holds the
-    /// run lock. `progress` hears each finished step.
+    /// run lock. `progress` hears each finished step, in order.
+    ///
+    /// The eval of step N runs on a second thread while step N+1's stages run on this one: nothing
+    /// before update reads an eval, and eval reads only what step N wrote (docs/performance.md).
+    /// Every part still writes exactly its own files through the stage skeleton, and evals run one
+    /// at a time in step order, so `metrics.jsonl` grows as before. A step counts as done (the
+    /// barrier, `progress`) when its eval has finished. When both fail, the earlier step's error
+    /// is the one thrown, as running them one after the other would have.
     @discardableResult
     public func advance(allSteps: Bool, progress: (Int) -> Void = { _ in }) throws -> Outcome {
         let next = nextStep()
@@ -81,20 +93,53 @@ public struct RunDriver {
         guard var next else { return .complete }
         let first = next
         var barrier = Barrier()
-        if next == 0 {
-            try run(step: 0)
-            try barrier.passed(step: 0, self)
-            progress(0)
-            next = 1
+        var evaluating: BackgroundEval?
+        /// Waits for the eval running, then counts its step as done.
+        func settle() throws {
+            guard let running = evaluating else { return }
+            evaluating = nil
+            try running.wait()
+            try barrier.passed(step: running.step, self)
+            progress(running.step)
         }
-        while next <= env.config.steps && (allSteps || next == 1 || next == first) {
-            try run(step: next)
-            try barrier.passed(step: next, self)
-            progress(next)
-            next += 1
+        do {
+            while next <= env.config.steps && (allSteps || next <= 1 || next == first) {
+                try train(step: next)
+                try settle()
+                evaluating = BackgroundEval(env, step: next)
+                next += 1
+            }
+            try settle()
+        } catch {
+            // The eval still running belongs to an earlier step than what failed here: its outcome
+            // (and error) comes first.
+            try settle()
+            throw error
         }
         try barrier.finish(self)
         return .stepped(first: first, last: next - 1)
+    }
+
+    /// The eval of one step, running on a thread of its own.
+    final class BackgroundEval: @unchecked Sendable {
+        let step: Int
+        private let finished = DispatchSemaphore(value: 0)
+        /// Written by the eval's thread before it signals ``finished``; read after ``wait()``.
+        private var failure: Error?
+
+        init(_ env: StageEnvironment, step: Int) {
+            self.step = step
+            DispatchQueue.global(qos: .userInitiated).async { [self] in
+                do { try env.run(EvalStage(step: step)) } catch { failure = error }
+                finished.signal()
+            }
+        }
+
+        /// Blocks until the eval has finished; rethrows its error.
+        func wait() throws {
+            finished.wait()
+            if let failure { throw failure }
+        }
     }
 
     /// Under ``Durability/stepBarrier``: a `syncfs` at most once a second while steps run (group
