@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Advances a run in one process: the same stage parts, in the same order, writing the same bytes
 /// as the separate `valence-*` executables run one after another (`valence-step`, `make run`,
 /// `make step`, the sweep runner).
@@ -93,12 +91,12 @@ public struct RunDriver {
         guard var next else { return .complete }
         let first = next
         var barrier = Barrier()
-        var evaluating: BackgroundEval?
+        var evaluating: (step: Int, job: BackgroundJob<Manifest>)?
         /// Waits for the eval running, then counts its step as done.
         func settle() throws {
             guard let running = evaluating else { return }
             evaluating = nil
-            try running.wait()
+            _ = try running.job.wait()
             try barrier.passed(step: running.step, self)
             progress(running.step)
         }
@@ -106,7 +104,8 @@ public struct RunDriver {
             while next <= env.config.steps && (allSteps || next <= 1 || next == first) {
                 try train(step: next)
                 try settle()
-                evaluating = BackgroundEval(env, step: next)
+                let env = env, step = next
+                evaluating = (step, BackgroundJob { try env.run(EvalStage(step: step)) })
                 next += 1
             }
             try settle()
@@ -118,28 +117,6 @@ public struct RunDriver {
         }
         try barrier.finish(self)
         return .stepped(first: first, last: next - 1)
-    }
-
-    /// The eval of one step, running on a thread of its own.
-    final class BackgroundEval: @unchecked Sendable {
-        let step: Int
-        private let finished = DispatchSemaphore(value: 0)
-        /// Written by the eval's thread before it signals ``finished``; read after ``wait()``.
-        private var failure: Error?
-
-        init(_ env: StageEnvironment, step: Int) {
-            self.step = step
-            DispatchQueue.global(qos: .userInitiated).async { [self] in
-                do { try env.run(EvalStage(step: step)) } catch { failure = error }
-                finished.signal()
-            }
-        }
-
-        /// Blocks until the eval has finished; rethrows its error.
-        func wait() throws {
-            finished.wait()
-            if let failure { throw failure }
-        }
     }
 
     /// Under ``Durability/stepBarrier``: a `syncfs` at most once a second while steps run (group

@@ -154,8 +154,21 @@ public struct UpdateStage: StagePart {
             critic = c
         }
 
-        let p = try policy.write(to: env.layout.path(RunLayout.policy(step)))
-        let o = try state.write(to: env.layout.path(RunLayout.optimizerState(step)), space: space)
+        // The three tables are written at once: the policy and the optimizer state on other
+        // threads, the gradient parts on this one (in-process, the step's eval is the only other
+        // work then). Errors are thrown in the order the files are listed, as writing them one
+        // after the other would.
+        let policyPath = env.layout.path(RunLayout.policy(step)), statePath = env.layout.path(RunLayout.optimizerState(step))
+        let finalPolicy = policy, finalState = state
+        let policyWrite = BackgroundJob { try finalPolicy.write(to: policyPath) }
+        let stateWrite = BackgroundJob { try finalState.write(to: statePath, space: space) }
+        let parts = GradientParts(space: space, psr: sum.psr, nsr: sum.nsr)
+        let partsWrite = Result { try parts.write(to: env.layout.path(GradientParts.file(step))) }
+        let policyWritten = Result { try policyWrite.wait() }
+        let stateWritten = Result { try stateWrite.wait() }
+        let p = try policyWritten.get()
+        let o = try stateWritten.get()
+        let g = try partsWrite.get()
         // What was written reads back as exactly these values (shortest round-trip numbers): the
         // next generate, eval and update take them from memory when they run in this process.
         env.files.insert(policy, path: env.layout.path(RunLayout.policy(step)), digest: p.digest)
@@ -165,8 +178,6 @@ public struct UpdateStage: StagePart {
             .init(path: RunLayout.optimizerState(step), schema: .adam, o),
         ]
         // The step's PSR and NSR parts, for eval's entropy directions (docs/model.md 9).
-        let parts = GradientParts(space: space, psr: sum.psr, nsr: sum.nsr)
-        let g = try parts.write(to: env.layout.path(GradientParts.file(step)))
         env.files.insert(parts, path: env.layout.path(GradientParts.file(step)), variant: GradientParts.cacheVariant, digest: g.digest)
         outputs.append(.init(path: GradientParts.file(step), schema: .gradient, g))
         if let critic {
