@@ -98,4 +98,38 @@ import Testing
         #expect(a.keys.sorted() == b.keys.sorted())
         for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
     }
+
+    /// The eval of step N runs beside step N+1's stages. When it fails, the run stops with the eval's
+    /// error (exit 65 naming the file), step N counts as not done, and once the input is repaired the
+    /// next call ends byte-identical to a run never interrupted.
+    @Test func aFailingEvalStopsTheRunAtItsStep() throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let reference = "\(dir)/reference", run = "\(dir)/run"
+        let flags = ["-q", "--steps", "4"] + Self.flags.dropFirst(2)
+        for r in [reference, run] { try #require(try TestSupport.valence("init", ["--run", r] + flags).status == 0) }
+        try #require(try TestSupport.valence("step", ["--run", reference, "--all", "-q"]).status == 0)
+        for _ in 0..<2 { try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0) }
+
+        // Only eval reads the test prompts: damage them (same size, other bytes).
+        let test = "\(run)/task/test.jsonl.zst"
+        let good = try Data(contentsOf: URL(fileURLWithPath: test))
+        var bad = good
+        for i in bad.indices.dropFirst(20).prefix(64) { bad[i] ^= 0x5a }
+        try bad.write(to: URL(fileURLWithPath: test))
+        let failed = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
+        #expect(failed.status == 65, "\(failed.stderr)")
+        #expect(failed.stderr.contains("test.jsonl.zst"), "the error names the damaged file: \(failed.stderr)")
+        #expect(failed.stderr.split(separator: "\n").count == 1, "one line: \(failed.stderr)")
+        let metrics = try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 3, "steps 0-2 evaluated, step 3 not")
+        #expect(!FileManager.default.fileExists(atPath: "\(run)/\(RunLayout.evalManifest(3))"))
+
+        try good.write(to: URL(fileURLWithPath: test))
+        let r = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let a = try TestSupport.runFiles(reference), b = try TestSupport.runFiles(run)
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+    }
 }
