@@ -6,11 +6,11 @@ import Dispatch
 ///
 /// At research scale a step writes and reads about 16 small shards (1-200 KB). A fresh
 /// compression context allocated its ~570 KiB workspace and zeroed its 64 KiB hash table in the
-/// first `ZSTD_compress2` of every file (callgrind: ~65k instructions of memset per shard, more in
-/// page faults); a reused one continues its match indices past the previous frame's, so the stale
-/// table entries are out of the new frame's window and nothing needs clearing. The output does not
-/// depend on reuse: zstd documents reuse as a speed optimisation only, and `ShardFrameTests` compares
-/// frames from reused contexts with those of fresh ones, byte for byte.
+/// first `ZSTD_compress2` of every file; a reused one continues its match indices past the
+/// previous frame's, so the stale table entries are out of the new frame's window and nothing needs
+/// clearing. The output does not depend on reuse: zstd documents reuse as a speed optimisation
+/// only, and `ZstdContextPoolTests` compares shards written with reused contexts with those of
+/// fresh ones, byte for byte (docs/performance.md, "Per-file cost of small shards").
 ///
 /// A context is taken by one ``ShardWriter`` or ``LineChunks`` for the life of one file, then
 /// recycled: reset to zstd's defaults (session and parameters, so a taken context is as good as a
@@ -25,8 +25,8 @@ final class ZstdContextPool: @unchecked Sendable {
     /// The pool every shard writer and reader uses.
     static let shared = ZstdContextPool()
 
-    /// Contexts of each kind kept at most: enough for every shard open at once in a driver (split
-    /// writes three per part, on up to one thread per CPU of this 2-core machine's sweeps).
+    /// Contexts of each kind kept at most: enough for the shards open at once in a driver (split
+    /// writes three per part; a sweep runs one part per CPU).
     let maxKept: Int
     /// The largest context kept (`ZSTD_sizeof_CCtx` / `ZSTD_sizeof_DCtx`).
     let maxKeptBytes: Int
