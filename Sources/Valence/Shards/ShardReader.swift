@@ -114,7 +114,9 @@ final class ChunkSlot: @unchecked Sendable {
 final class LineChunks: @unchecked Sendable {
     let path: String
     private let fd: Int32
+    /// Taken from `contexts` for this file, handed back by deinit.
     private let dctx: OpaquePointer
+    private let contexts: ZstdContextPool
     private let wantsDigest: Bool
     private(set) var digest = Digest()
     /// Compressed bytes read from the file; `buffer[start..<end]` are not decompressed yet.
@@ -136,23 +138,25 @@ final class LineChunks: @unchecked Sendable {
     /// frames of other writers with a larger frame size also take the fast path).
     static let oneShotLimit = 8 << 20
 
-    init(path: String, digest: Bool) throws {
+    /// The decompression context comes from `contexts` (``ZstdContextPool``: reused across files).
+    init(path: String, digest: Bool, contexts: ZstdContextPool = .shared) throws {
         self.path = path
         wantsDigest = digest
         let fd = try FileSystem.openForReading(path, missing: "no such shard")
-        guard let dctx = ZSTD_createDCtx() else {
+        guard let dctx = contexts.takeDecompressor() else {
             close(fd)
             throw ValenceError.io(path: path, detail: "zstd could not allocate a decompression context")
         }
         self.fd = fd
         self.dctx = dctx
+        self.contexts = contexts
         capacity = ZSTD_DStreamInSize()
         buffer = .allocate(capacity: capacity)
     }
 
     deinit {
         buffer.deallocate()
-        ZSTD_freeDCtx(dctx)
+        contexts.recycle(decompressor: dctx)
         close(fd)
     }
 

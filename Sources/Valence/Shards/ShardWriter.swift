@@ -24,9 +24,13 @@ public struct ShardSummary: Sendable, Equatable {
 public final class ShardWriter {
     public let path: String
     let file: AtomicFile
+    /// Taken from `contexts` for this shard, handed back by deinit.
     let context: OpaquePointer
-    /// Compressed bytes of one frame; reused, grown only for a frame with an unusually long record.
-    var output: [UInt8]
+    let contexts: ZstdContextPool
+    /// Compressed bytes of one frame (`outputCapacity` bytes, uninitialised: zstd writes what is
+    /// read); reused, grown only for a frame with an unusually long record.
+    var output: UnsafeMutableRawPointer?
+    var outputCapacity = 0
     /// The pending uncompressed bytes; records are encoded straight into it.
     ///
     /// Unchecked exclusivity: accessed a few times per record, where the runtime's dynamic check
@@ -45,24 +49,31 @@ public final class ShardWriter {
     /// Room for the record that takes ``json`` past ``frameSize`` without growing it.
     static let frameSlack = 1 << 16
 
-    public init(path: String, level: Int32 = 1) throws {
+    public convenience init(path: String, level: Int32 = 1) throws {
+        try self.init(path: path, level: level, contexts: .shared)
+    }
+
+    /// The compression context comes from `contexts` (``ZstdContextPool``: reused across shards,
+    /// with the same output as a fresh one).
+    init(path: String, level: Int32, contexts: ZstdContextPool) throws {
         self.path = path
         file = try AtomicFile(replacing: path)
-        guard let cctx = ZSTD_createCCtx() else {
+        guard let cctx = contexts.takeCompressor() else {
             throw ValenceError.io(path: path, detail: "zstd could not allocate a compression context")
         }
         context = cctx
+        self.contexts = contexts
         // Sticky parameters: every ZSTD_compress2 call on this context uses them.
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
-        // The compressed-frame buffer grows to the first frame's bound there (a small shard never
-        // needs the 1 MiB a full frame does, and zero-filling it cost more than writing the shard).
-        output = []
+        // The compressed-frame buffer is allocated at the first frame, to that frame's bound (a
+        // small shard never needs the 1 MiB a full frame does).
     }
 
     /// An uncommitted shard's temporary file is removed by its ``AtomicFile``.
     deinit {
-        ZSTD_freeCCtx(context)
+        output?.deallocate()
+        contexts.recycle(compressor: context)
     }
 
     /// Terminates the record just encoded into ``json``.
@@ -82,18 +93,24 @@ public final class ShardWriter {
     /// Compresses the pending records as one frame, writes it and empties ``json``.
     func compressFrame() throws {
         let bound = ZSTD_compressBound(json.count)
-        if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
+        if outputCapacity < bound {
+            // Not zero-filled: zstd writes every byte that is read (zeroing a 1 MiB bound cost
+            // more than compressing a small shard).
+            output?.deallocate()
+            output = .allocate(byteCount: bound, alignment: 16)
+            outputCapacity = bound
+        }
+        let dst = output
+        let capacity = outputCapacity
         try json.withBytes { src in
-            try output.withUnsafeMutableBytes { dst in
-                let n = ZSTD_compress2(context, dst.baseAddress, dst.count, src.baseAddress, src.count)
-                if ZSTD_isError(n) != 0 {
-                    throw ValenceError.io(path: path, detail: "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
-                }
-                let produced = UnsafeRawBufferPointer(start: dst.baseAddress, count: n)
-                digest.update(produced)
-                compressedBytes += n
-                do { try file.write(produced) } catch let error as ValenceError { throw error.naming(path) }
+            let n = ZSTD_compress2(context, dst, capacity, src.baseAddress, src.count)
+            if ZSTD_isError(n) != 0 {
+                throw ValenceError.io(path: path, detail: "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
             }
+            let produced = UnsafeRawBufferPointer(start: dst, count: n)
+            digest.update(produced)
+            compressedBytes += n
+            do { try file.write(produced) } catch let error as ValenceError { throw error.naming(path) }
         }
         json.reset()
         wroteFrame = true
