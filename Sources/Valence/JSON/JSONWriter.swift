@@ -264,8 +264,9 @@ public struct JSONWriter {
     init() {
         keys = .allocate(capacity: DoubleTextCache.slots)
         keys.initialize(repeating: Double.nan.bitPattern, count: DoubleTextCache.slots)
+        // Not zero-filled (128 KiB per writer was 1.2% of an in-process step): a slot's text is
+        // read only after its key was set, which happens after the text is written.
         text = .allocate(capacity: DoubleTextCache.slots * DoubleTextCache.stride)
-        text.initialize(repeating: 0, count: DoubleTextCache.slots * DoubleTextCache.stride)
     }
 
     deinit {
