@@ -16,6 +16,11 @@ public enum InitStage {
         if (try? FileSystem.readText(layout.config)) != text {
             try FileSystem.writeAtomically(layout.config, text: text)
         }
+        // Each step directory is a unit of its own: let the file system place it where there is
+        // room (see FileSystem.spreadSubdirectories).
+        let steps = layout.path("steps")
+        try FileSystem.makeDirectories(steps)
+        FileSystem.spreadSubdirectories(steps)
         let env = StageEnvironment(layout: layout, config: config, log: log)
         try writeTask(env)
         try writeBase(env)
