@@ -104,8 +104,8 @@ public enum Confinement {
         let inode: UInt64
 
         init(_ st: stat) {
-            device = UInt64(st.st_dev)
-            inode = UInt64(st.st_ino)
+            device = UInt64(truncatingIfNeeded: st.st_dev)
+            inode = UInt64(truncatingIfNeeded: st.st_ino)
         }
     }
 
