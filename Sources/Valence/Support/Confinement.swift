@@ -21,8 +21,13 @@ import Dispatch
 /// write it, one warning line goes to standard error (once per root per process, even under
 /// `--quiet`: it is not progress).
 ///
-/// Complexity: a lookup scans the registered roots (one per run a process touches); a check
-/// costs one `realpath` (an `lstat` per component) per file opened, never per record.
+/// Complexity: a lookup scans the registered roots (one per run a process touches). A check costs,
+/// per file opened or directory created (never per record), one `stat` of the root and one
+/// `readlinkat` per component below it, up to the first that does not exist. Only a path with a
+/// symbolic link, `.`, `..` or an empty component below its root, or whose root no longer leads to
+/// the directory the registry holds open for it, costs a full `realpath` as before (a `readlink`
+/// per component of the absolute path). The registry holds at most ``Registry/maxPinned`` run
+/// directories open.
 public enum Confinement {
     /// Where a path leads when symbolic links are followed, if that is not inside its run.
     public enum Escape: Sendable, Equatable, CustomStringConvertible {
@@ -57,8 +62,8 @@ public enum Confinement {
     /// registered run directory but resolves outside it. A path that does not exist yet is judged
     /// by its longest existing prefix (what a `mkdir` or `open` would go through).
     public static func check(_ path: String) throws {
-        guard let (_, resolvedRoot) = registry.resolvedEntry(for: path) else { return }
-        if let escape = escape(of: path, resolvedRoot: resolvedRoot) {
+        guard let root = registry.resolvedEntry(for: path) else { return }
+        if let escape = escape(of: path, under: root) {
             throw ValenceError.badData(path: path, line: nil, detail: escape.description)
         }
     }
@@ -66,7 +71,7 @@ public enum Confinement {
     /// The same check for a directory opened as `descriptor` from `path`: judged by where the open
     /// descriptor really is, not by the path, so nothing renamed in between can fool it.
     public static func check(directory descriptor: Int32, path: String) throws {
-        guard let (_, resolvedRoot) = registry.resolvedEntry(for: path) else { return }
+        guard let resolvedRoot = registry.resolvedEntry(for: path)?.resolved else { return }
         guard let real = realPath(descriptor: descriptor) ?? realPath(path) else {
             throw ValenceError.badData(path: path, line: nil, detail: Escape.unresolvable(detail: FileSystem.errnoText()).description)
         }
@@ -79,13 +84,142 @@ public enum Confinement {
     /// nil when it stays inside (or when `root` does not exist, so nothing under it can be read).
     public static func escape(of relative: RelativePath, under root: String) -> Escape? {
         let full = "\(root)/\(relative.text)"
-        guard let (_, resolvedRoot) = registry.resolvedEntry(for: full) else { return nil }
-        return escape(of: full, resolvedRoot: resolvedRoot)
+        guard let resolved = registry.resolvedEntry(for: full) else { return nil }
+        return escape(of: full, under: resolved)
     }
 
     // MARK: Resolving
 
-    static func escape(of path: String, resolvedRoot: String) -> Escape? {
+    /// A registered root as its checks see it: its real path, resolved the first time it existed
+    /// (and fixed for the process, as before), and, while it is pinned, that directory held open.
+    struct ResolvedRoot {
+        let root: String
+        let resolved: String
+        let pin: Pin?
+    }
+
+    /// A file's device and inode: which file it is, whatever path reaches it.
+    struct Identity: Equatable, Sendable {
+        let device: UInt64
+        let inode: UInt64
+
+        init(_ st: stat) {
+            device = UInt64(truncatingIfNeeded: st.st_dev)
+            inode = UInt64(truncatingIfNeeded: st.st_ino)
+        }
+    }
+
+    /// A run directory held open by the registry. While a descriptor refers to it, its inode
+    /// cannot be freed and given to another directory, so a path whose `stat` shows this identity
+    /// leads to this very directory (an identity alone, remembered without the descriptor, could
+    /// belong to a directory made later in its place). Closed once the registry lets go of it and
+    /// no check in flight still holds it.
+    final class Pin: Sendable {
+        let descriptor: Int32
+        let identity: Identity
+
+        /// Opens `resolved`, the real path `root` was just found to have, and checks that `root`
+        /// leads to the directory opened; nil if either fails (the checks then resolve every path).
+        init?(root: String, resolved: String) {
+            let fd = open(resolved, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            var opened = stat(), reached = stat()
+            guard fstat(fd, &opened) == 0, stat(root, &reached) == 0, Identity(opened) == Identity(reached) else {
+                close(fd)
+                return nil
+            }
+            descriptor = fd
+            identity = Identity(opened)
+        }
+
+        deinit { close(descriptor) }
+    }
+
+    /// Where `path` (lexically under `root.root`) escapes the run, or nil: always the verdict of
+    /// ``escapeByRealPath(of:resolvedRoot:)``, which resolves the whole path, but reached without
+    /// resolving anything when ``walkBelowRoot(_:of:)`` shows that no symbolic link is involved.
+    static func escape(of path: String, under root: ResolvedRoot) -> Escape? {
+        switch walkBelowRoot(path, of: root) {
+        case .noLink:
+            return nil
+        case .rootNotPinned:
+            // Recreated, re-pointed or let go of: pinned again if its real path is still the one
+            // resolved (what the verdict compares with), and walked once more.
+            if let again = registry.repin(root.root), walkBelowRoot(path, of: again) == .noLink { return nil }
+            return escapeByRealPath(of: path, resolvedRoot: root.resolved)
+        case .needsResolution:
+            return escapeByRealPath(of: path, resolvedRoot: root.resolved)
+        }
+    }
+
+    /// What ``walkBelowRoot(_:of:)`` found.
+    enum Walk: Equatable {
+        /// The root leads to its pinned directory, and every component below it, up to the first
+        /// that does not exist, is a plain name (no `.`, `..` or empty one) of something that is
+        /// not a symbolic link: the path's longest existing prefix is then the root's real path
+        /// followed by those names, inside the run.
+        case noLink
+        /// The root is not pinned, or no longer leads to its pinned directory.
+        case rootNotPinned
+        /// A symbolic link, a `.`, `..` or empty component, or an error other than "does not
+        /// exist": only a full resolution can judge the path.
+        case needsResolution
+    }
+
+    /// Checks `path` below its root without resolving the root again: `stat` of the root (it must
+    /// still lead to the pinned directory, by device and inode), then `readlinkat` of each prefix
+    /// below it in that directory, from the top down (`EINVAL`: there, and not a link), stopping at
+    /// the first that does not exist (`ENOENT`, `ENOTDIR`: where `open` or `mkdir` of `path`
+    /// stops too). `readlink`, not `lstat`: it answers the one question without filling a `stat`.
+    ///
+    /// Nothing about the components below the root is remembered between calls: each check sees
+    /// them as they are (docs/security.md, "The check below the root, and what it remembers").
+    ///
+    /// Complexity: 1 + k system calls for k components below the root; one copy of the path.
+    static func walkBelowRoot(_ path: String, of root: ResolvedRoot) -> Walk {
+        // Under a root of "/" every path would start with an empty component: not worth a fast path.
+        guard root.root != "/" else { return .needsResolution }
+        guard let pin = root.pin else { return .rootNotPinned }
+        var st = stat()
+        guard stat(root.root, &st) == 0, Identity(st) == pin.identity else { return .rootNotPinned }
+        var bytes = path.utf8CString  // NUL-terminated
+        let start = root.root.utf8.count
+        guard bytes.count > start else { return .needsResolution }
+        if bytes[start] == 0 { return .noLink }  // the root itself
+        let slash = CChar(UInt8(ascii: "/")), dot = CChar(UInt8(ascii: "."))
+        guard bytes[start] == slash else { return .needsResolution }
+        // The pin, not just its descriptor number, is held until the last readlinkat: the registry
+        // may let go of it meanwhile, and its descriptor is closed when the last holder does.
+        return withExtendedLifetime(pin) {
+            bytes.withUnsafeMutableBufferPointer { buffer -> Walk in
+                guard let base = buffer.baseAddress else { return .needsResolution }
+                let relative = base + start + 1
+                var begin = start + 1
+                var target: CChar = 0
+                while true {
+                    var end = begin
+                    while buffer[end] != 0 && buffer[end] != slash { end += 1 }
+                    let length = end - begin
+                    if length == 0 || (buffer[begin] == dot && (length == 1 || (length == 2 && buffer[begin + 1] == dot))) {
+                        return .needsResolution
+                    }
+                    let terminator = buffer[end]
+                    buffer[end] = 0
+                    let status = readlinkat(pin.descriptor, relative, &target, 1)
+                    let code = errno
+                    buffer[end] = terminator
+                    if status >= 0 { return .needsResolution }  // a symbolic link
+                    if code != EINVAL { return code == ENOENT || code == ENOTDIR ? .noLink : .needsResolution }
+                    if terminator == 0 { return .noLink }
+                    begin = end + 1
+                }
+            }
+        }
+    }
+
+    /// The verdict by `realpath(3)` of the longest existing prefix of `path` (every component of the
+    /// absolute path read with `readlink`).
+    static func escapeByRealPath(of path: String, resolvedRoot: String) -> Escape? {
         // The longest prefix that exists (as a name: a dangling link counts) is what any open or
         // mkdir of `path` would go through.
         var probe = path
@@ -129,14 +263,21 @@ public enum Confinement {
 
     static let registry = Registry()
 
-    /// The registered roots and, once they exist, their real paths.
+    /// The registered roots, their real paths once they exist, and the directories pinned for
+    /// ``walkBelowRoot(_:of:)`` (at most ``maxPinned``, the least recently checked let go of first:
+    /// a process touching more runs costs one descriptor per run only for the runs in use).
     final class Registry: @unchecked Sendable {
         struct Entry {
             let root: String
             var resolved: String?
+            var pin: Pin?
+            var lastUse: UInt64 = 0
         }
 
+        static let maxPinned = 32
+
         private var entries: [Entry] = []
+        private var uses: UInt64 = 0
         private let lock = DispatchSemaphore(value: 1)
 
         func add(_ root: String) {
@@ -161,24 +302,58 @@ public enum Confinement {
             return index(for: path).map { entries[$0] }
         }
 
-        /// The registered root of `path` and its real path, resolved (and inspected) the first time
-        /// it exists; nil when `path` is under no root or its root does not exist yet.
-        func resolvedEntry(for path: String) -> (root: String, resolved: String)? {
+        /// The registered root of `path`, its real path and its pin, resolved (inspected, pinned)
+        /// the first time it exists; nil when `path` is under no root or its root does not exist yet.
+        func resolvedEntry(for path: String) -> ResolvedRoot? {
             lock.wait()
             guard let i = index(for: path) else { lock.signal(); return nil }
+            uses += 1
+            entries[i].lastUse = uses
+            let root = entries[i].root
             if let resolved = entries[i].resolved {
                 lock.signal()
-                return (entries[i].root, resolved)
+                return ResolvedRoot(root: root, resolved: resolved, pin: entries[i].pin)
             }
-            guard let resolved = Confinement.realPath(entries[i].root) else { lock.signal(); return nil }
-            entries[i].resolved = resolved
-            let root = entries[i].root
-            let shared = FileOwnership.writableByOthers(resolved)  // getpwuid and getgrgid: under the lock
+            guard let real = Confinement.realPath(root) else { lock.signal(); return nil }
+            entries[i].resolved = real
+            pin(i, real)
+            let result = ResolvedRoot(root: root, resolved: real, pin: entries[i].pin)
+            let shared = FileOwnership.writableByOthers(real)  // getpwuid and getgrgid: under the lock
             lock.signal()
             if let who = shared {
                 Console.error("\(FileOwnership.programName): warning: \(root) \(who): they can change this run's inputs and outputs (chmod go-w \(root))")
             }
-            return (root, resolved)
+            return result
+        }
+
+        /// `root` pinned again (it was let go of, or its directory replaced), if its real path is
+        /// still the one resolved first; nil otherwise.
+        func repin(_ root: String) -> ResolvedRoot? {
+            lock.wait()
+            defer { lock.signal() }
+            guard let i = entries.firstIndex(where: { $0.root == root }), let resolved = entries[i].resolved,
+                  Confinement.realPath(root) == resolved else { return nil }
+            pin(i, resolved)
+            guard let pin = entries[i].pin else { return nil }
+            return ResolvedRoot(root: root, resolved: resolved, pin: pin)
+        }
+
+        /// Pins entry `i` (real path `resolved`), letting go of the least recently checked pin when
+        /// ``maxPinned`` are held; call with the lock held.
+        private func pin(_ i: Int, _ resolved: String) {
+            entries[i].pin = nil
+            let pinned = entries.indices.filter { entries[$0].pin != nil }
+            if pinned.count >= Self.maxPinned, let oldest = pinned.min(by: { entries[$0].lastUse < entries[$1].lastUse }) {
+                entries[oldest].pin = nil
+            }
+            entries[i].pin = Pin(root: entries[i].root, resolved: resolved)
+        }
+
+        /// How many directories are pinned (for tests).
+        var pinnedCount: Int {
+            lock.wait()
+            defer { lock.signal() }
+            return entries.filter { $0.pin != nil }.count
         }
     }
 }
