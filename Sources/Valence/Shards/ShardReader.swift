@@ -41,7 +41,7 @@ public enum ShardReader {
     ) throws -> (records: Int, digest: UInt64) {
         let source = try LineChunks(path: path, digest: wantsDigest)
         var lines = LineSplitter(path: path)
-        if readAhead, Processors.usable > 1, let ahead = ReadAhead.start(source) {
+        if readAhead, Processors.usable > 1, source.compressedBytes >= ReadAhead.worthBytes, let ahead = ReadAhead.start(source) {
             try ahead.forEach { chunk in try lines.handle(chunk, body) }
         } else {
             let slot = ChunkSlot()
@@ -139,6 +139,9 @@ final class LineChunks: @unchecked Sendable {
     static let oneShotLimit = 8 << 20
 
     /// The decompression context comes from `contexts` (``ZstdContextPool``: reused across files).
+    /// The file's size when opened (Int.max when unknown).
+    let compressedBytes: Int
+
     init(path: String, digest: Bool, contexts: ZstdContextPool = .shared) throws {
         self.path = path
         wantsDigest = digest
@@ -150,6 +153,8 @@ final class LineChunks: @unchecked Sendable {
         self.fd = fd
         self.dctx = dctx
         self.contexts = contexts
+        var st = stat()
+        compressedBytes = fstat(fd, &st) == 0 ? Int(st.st_size) : Int.max
         capacity = ZSTD_DStreamInSize()
         buffer = .allocate(capacity: capacity)
     }
@@ -348,6 +353,9 @@ struct LineSplitter {
 /// told to stop first): no thread outlives the call, and the file is closed by the caller.
 final class ReadAhead: @unchecked Sendable {
     private static let slotCount = 3
+    /// Below this many compressed bytes (about two frames) a shard is read on the calling thread:
+    /// starting a thread cost more than it overlapped (a research-scale step's shards are 1-130 KB).
+    static let worthBytes = 256 << 10
     private let source: LineChunks
     private let slots = (0..<ReadAhead.slotCount).map { _ in ChunkSlot() }
     /// Semaphores start at 0 and are signalled up in init: libdispatch traps when a semaphore is
