@@ -125,6 +125,61 @@ import Testing
         print("DiskFullTests: failures named:\n" + named.joined(separator: "\n"))
     }
 
+    /// The same in one process (`valence-step --all`), where the eval of a step runs beside the
+    /// next step's stages and update's optimizer state is finished while the next step starts: at
+    /// whatever write the disk fills up, the run stops with exit 74 and one line naming a file,
+    /// leaves no temporary file, and every file it leaves is the reference's; freed, the next call
+    /// ends byte-identical.
+    @Test func inProcessRunsFailCleanlyWhereverTheDiskFillsUp() throws {
+        guard getuid() == 0 else {
+            print("DiskFullTests: skipped: mounting a tmpfs needs root")
+            return
+        }
+        let dir = TestSupport.temporaryDirectory("valence-diskfull")
+        let mount = "\(dir)/mnt"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        guard try Self.sh("mount -t tmpfs -o size=4m tmpfs \(mount)").status == 0 else {
+            print("DiskFullTests: skipped: could not mount a tmpfs at \(mount)")
+            try? FileManager.default.removeItem(atPath: dir)
+            return
+        }
+        defer {
+            _ = try? Self.sh("umount \(mount)")
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let flags = Self.initFlags.filter { $0 != "1" && $0 != "--steps" } + ["--steps", "3"]
+        let reference = "\(dir)/reference"
+        try #require(try TestSupport.valence("init", ["--run", reference] + flags).status == 0)
+        try #require(try TestSupport.valence("step", ["--run", reference, "--all", "-q"]).status == 0)
+        let want = Self.files(reference)
+        var failures = 0
+        for pages in [0, 6, 12, 18, 24, 36, 48, 64] {
+            let run = "\(mount)/run-\(pages)"
+            try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+            try Self.fill(mount, leavingPages: pages)
+            let r = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
+            #expect(r.status == 74 || r.status == 0, "\(pages) pages: \(r.stderr)")
+            if r.status == 74 {
+                failures += 1
+                print("DiskFullTests (in-process): \(pages) pages free: \(r.stderr)", terminator: "")
+                #expect(r.stderr.split(separator: "\n").count == 1, "\(pages) pages: \(r.stderr)")
+                #expect(r.stderr.hasPrefix("valence-step: error: \(run)/") && r.stderr.contains("ENOSPC"), "\(pages) pages: \(r.stderr)")
+                for (rel, bytes) in Self.files(run) {
+                    #expect(!rel.hasSuffix(".tmp"), "\(pages) pages: left \(rel)")
+                    if rel != "metrics.jsonl" && rel != ".synced" { #expect(bytes == want[rel], "\(pages) pages: \(rel) differs from the reference") }
+                }
+            }
+            try Self.sh("rm -f \(mount)/filler")
+            let again = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
+            try #require(again.status == 0, "\(pages) pages, after freeing space: \(again.stderr)")
+            let got = Self.files(run).filter { $0.key != ".synced" }
+            #expect(got.keys.sorted() == want.keys.filter { $0 != ".synced" }.sorted(), "\(pages) pages")
+            for (rel, bytes) in want where rel != ".synced" { #expect(got[rel] == bytes, "\(pages) pages: \(rel) differs after the rerun") }
+            try Self.sh("rm -rf \(run)")
+        }
+        #expect(failures >= 4, "the disk filled up within the run at most levels")
+    }
+
     @Test func errnoTextSaysWhatToDoForFullAndReadOnlyDisks() {
         #expect(FileSystem.errnoText(ENOSPC).contains("ENOSPC: free space"))
         #expect(FileSystem.errnoText(EDQUOT).contains("EDQUOT"))

@@ -14,6 +14,9 @@ public struct RunDriver {
     public init(env: StageEnvironment, jobs: Int = 1) {
         self.env = env
         self.jobs = max(1, jobs)
+        // Update's optimizer state may be finished while the next step starts (DeferredManifests):
+        // every reader of that manifest but generate waits for it, and advance waits for all.
+        env.deferred.enabled = true
     }
 
     /// Takes the run lock without waiting; nil when another driver or `make step` holds it.
@@ -110,9 +113,12 @@ public struct RunDriver {
                 next += 1
             }
             try settle()
+            try env.deferred.waitAll()
         } catch {
             // The eval still running belongs to an earlier step than what failed here: its outcome
-            // (and error) comes first.
+            // (and error) comes first. Manifests still being written are waited for either way
+            // (the earlier ones were waited for by their evals: what remains is later than this).
+            defer { _ = try? env.deferred.waitAll() }
             try settle()
             throw error
         }

@@ -91,10 +91,14 @@ public struct StageProduct<Stats: ManifestStats> {
     public var outputs: [Manifest.Output]
     public var stats: Stats
     public var summary: String
+    /// When some outputs are still being written on other threads: the whole list, in manifest
+    /// order, once they are (``outputs`` then lists those already written).
+    public var completion: BackgroundJob<[Manifest.Output]>?
 
-    public init(outputs: [Manifest.Output], stats: Stats, summary: String) {
+    public init(outputs: [Manifest.Output], stats: Stats, completion: BackgroundJob<[Manifest.Output]>? = nil, summary: String) {
         self.outputs = outputs
         self.stats = stats
+        self.completion = completion
         self.summary = summary
     }
 }
@@ -110,8 +114,9 @@ extension StageEnvironment {
     public func run<Part: StagePart>(_ part: Part) throws -> Manifest {
         try checkStep(part.step, allowZero: Part.allowsStepZero)
         let plan = try part.plan(self)
-        let lock = try lockPart(plan.manifest, stage: Part.name)
-        defer { lock.release() }
+        let lock = SendableLock(try lockPart(plan.manifest, stage: Part.name))
+        var lockHandedOver = false
+        defer { if !lockHandedOver { lock.release() } }
         let inputs = try inputDigest(stage: plan.identity, step: part.step, shard: part.shard, files: plan.files)
         if let done = upToDate(plan.manifest, inputs: inputs) {
             say("\(Part.name): \(part.place(self)) is up to date")
@@ -119,11 +124,42 @@ extension StageEnvironment {
             return done
         }
         let product = try part.produce(self, plan: plan)
-        let manifest = Manifest(stage: Part.name, run: runID, step: part.step, shard: part.shard,
-                                shards: part.shard == nil ? nil : config.shards, inputs: inputs,
-                                outputs: product.outputs, stats: product.stats.fields)
-        try manifest.write(to: layout.path(plan.manifest))
+        let (runID, step, shard, shards, fields) = (runID, part.step, part.shard, part.shard == nil ? nil : config.shards, product.stats.fields)
+        let manifest = { @Sendable (outputs: [Manifest.Output]) in
+            Manifest(stage: Part.name, run: runID, step: step, shard: shard, shards: shards, inputs: inputs, outputs: outputs, stats: fields)
+        }
+        let path = layout.path(plan.manifest)
+        if let completion = product.completion {
+            guard deferred.enabled else {
+                let complete = manifest(try completion.wait())
+                try complete.write(to: path)
+                say("\(Part.name): \(product.summary)")
+                return complete
+            }
+            // The manifest, still last, and the part lock go to a job that waits for the outputs.
+            let job = BackgroundJob<Manifest> {
+                defer { lock.release() }
+                let complete = manifest(try completion.wait())
+                try complete.write(to: path)
+                return complete
+            }
+            lockHandedOver = true
+            let provisional = manifest(product.outputs)
+            deferred.add(plan.manifest, provisional: provisional, job: job)
+            say("\(Part.name): \(product.summary)")
+            return provisional
+        }
+        let complete = manifest(product.outputs)
+        try complete.write(to: path)
         say("\(Part.name): \(product.summary)")
-        return manifest
+        return complete
     }
+}
+
+/// A part lock handed from the skeleton to the job that writes a deferred manifest (released once,
+/// by whichever holds it last).
+final class SendableLock: @unchecked Sendable {
+    private let lock: FileLock
+    init(_ lock: FileLock) { self.lock = lock }
+    func release() { lock.release() }
 }

@@ -12,6 +12,8 @@ public struct StageEnvironment: Sendable {
     public let log: (@Sendable (String) -> Void)?
     /// Files parsed by earlier parts in this process, reused while their bytes are unchanged.
     public let files = ParsedFiles()
+    /// Manifests still being written by other threads (in-process runs only; see ``DeferredManifests``).
+    public let deferred = DeferredManifests()
 
     public init(run: String, log: (@Sendable (String) -> Void)? = nil) throws {
         layout = RunLayout(root: run)
@@ -75,12 +77,21 @@ public struct StageEnvironment: Sendable {
 
     /// Reads an upstream manifest, failing clearly if that stage has not completed or belongs to
     /// another run or step.
-    func requireManifest(_ path: String, from stage: String, step: Int) throws -> Manifest {
+    ///
+    /// A manifest another thread of this process is still writing (``DeferredManifests``) is waited
+    /// for, or with `pending`, taken as it will be apart from the outputs still being written (for
+    /// a part that only needs to know the upstream part is done).
+    func requireManifest(_ path: String, from stage: String, step: Int, pending: Bool = false) throws -> Manifest {
         let full = layout.path(path)
-        guard FileSystem.exists(full) else {
-            throw ValenceError.missingInput(path: full, detail: "missing upstream manifest: run valence-\(stage) for step \(step) first")
+        let m: Manifest
+        if let deferred = deferred.entry(path) {
+            m = pending ? deferred.provisional : try deferred.job.wait()
+        } else {
+            guard FileSystem.exists(full) else {
+                throw ValenceError.missingInput(path: full, detail: "missing upstream manifest: run valence-\(stage) for step \(step) first")
+            }
+            m = try Manifest.read(full)
         }
-        let m = try Manifest.read(full)
         guard m.run == runID else {
             throw ValenceError.badData(path: full, line: nil, detail: "manifest belongs to run \(m.run), this run is \(runID)")
         }

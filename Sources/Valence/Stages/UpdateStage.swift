@@ -155,9 +155,10 @@ public struct UpdateStage: StagePart {
         }
 
         // The three tables are written at once: the policy and the optimizer state on other
-        // threads, the gradient parts on this one (in-process, the step's eval is the only other
-        // work then). Errors are thrown in the order the files are listed, as writing them one
-        // after the other would.
+        // threads, the gradient parts on this one. The optimizer state, the largest, is read by
+        // nothing before the next update: in-process the manifest is written when it is done,
+        // while the next step starts (``DeferredManifests``). Errors come in the order the files
+        // are listed, as writing them one after the other would give them.
         let policyPath = env.layout.path(RunLayout.policy(step)), statePath = env.layout.path(RunLayout.optimizerState(step))
         let finalPolicy = policy, finalState = state
         let policyWrite = BackgroundJob { try finalPolicy.write(to: policyPath) }
@@ -165,24 +166,26 @@ public struct UpdateStage: StagePart {
         let parts = GradientParts(space: space, psr: sum.psr, nsr: sum.nsr)
         let partsWrite = Result { try parts.write(to: env.layout.path(GradientParts.file(step))) }
         let policyWritten = Result { try policyWrite.wait() }
-        let stateWritten = Result { try stateWrite.wait() }
         let p = try policyWritten.get()
-        let o = try stateWritten.get()
-        let g = try partsWrite.get()
+        // Any later failure waits for the optimizer state first: its error comes before theirs.
+        func after<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch { _ = try stateWrite.wait(); throw error }
+        }
+        let g = try after { try partsWrite.get() }
+        let c = try after { try critic.map { try $0.write(to: env.layout.path(RunLayout.critic(step))) } }
         // What was written reads back as exactly these values (shortest round-trip numbers): the
         // next generate, eval and update take them from memory when they run in this process.
         env.files.insert(policy, path: env.layout.path(RunLayout.policy(step)), digest: p.digest)
-        env.files.insert(state, path: env.layout.path(RunLayout.optimizerState(step)), variant: config.optimizer.rawValue, digest: o.digest)
-        var outputs: [Manifest.Output] = [
-            .init(path: RunLayout.policy(step), schema: .policy, p),
-            .init(path: RunLayout.optimizerState(step), schema: .adam, o),
-        ]
         // The step's PSR and NSR parts, for eval's entropy directions (docs/model.md 9).
         env.files.insert(parts, path: env.layout.path(GradientParts.file(step)), variant: GradientParts.cacheVariant, digest: g.digest)
-        outputs.append(.init(path: GradientParts.file(step), schema: .gradient, g))
-        if let critic {
-            let c = try critic.write(to: env.layout.path(RunLayout.critic(step)))
-            outputs.append(.init(path: RunLayout.critic(step), schema: .critic, c))
+        let policyOutput = Manifest.Output(path: RunLayout.policy(step), schema: .policy, p)
+        let laterOutputs = [Manifest.Output(path: GradientParts.file(step), schema: .gradient, g)]
+            + (c.map { [Manifest.Output(path: RunLayout.critic(step), schema: .critic, $0)] } ?? [])
+        let files = env.files, stateOutput = RunLayout.optimizerState(step), optimizer = config.optimizer.rawValue
+        let completion = BackgroundJob<[Manifest.Output]> {
+            let o = try stateWrite.wait()
+            files.insert(finalState, path: statePath, variant: optimizer, digest: o.digest)
+            return [policyOutput, Manifest.Output(path: stateOutput, schema: .adam, o)] + laterOutputs
         }
         var stats = UpdateStats(t: state.t)
         stats.gradNorm = frobeniusNorm(sum.total)
@@ -197,7 +200,7 @@ public struct UpdateStage: StagePart {
         if options.klCov != nil { stats.klCovTokens = covSelected }
         if options.clipCov != nil { stats.clipCovTokens = covSelected }
         return StageProduct(
-            outputs: outputs, stats: stats,
+            outputs: [policyOutput] + laterOutputs, stats: stats, completion: completion,
             summary: "step \(step): |g| = \(formatNumber(stats.gradNorm, decimals: 5)) (psr \(formatNumber(stats.gradNormPSR, decimals: 5)), nsr \(formatNumber(stats.gradNormNSR, decimals: 5)))" + (M > 1 ? ", \(M) minibatches" : ""))
     }
 }
