@@ -283,7 +283,7 @@ STATIC_BIN := $(STATIC_SCRATCH)/release
 STAGE_DIR  := $(STATIC_SCRATCH)/install-tree
 # The installed commands: Package.swift's `stages` (the pipeline); its `tools` (valence-bench-codec,
 # a developer benchmark that needs the checkout's bench/ and simdjson) are not installed.
-INSTALL_STAGES := $(shell sed -n 's/^let stages = \[\(.*\)\]$$/\1/p' Package.swift | tr -d '",')
+INSTALL_STAGES = $(shell sed -n 's/^let stages = \[\(.*\)\]$$/\1/p' Package.swift | tr -d '",')
 INSTALL_BINS   := $(addprefix valence-,$(INSTALL_STAGES))
 MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
 # Where the installed files go, relative to PREFIX (uninstall removes exactly these).

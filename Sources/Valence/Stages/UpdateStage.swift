@@ -165,8 +165,12 @@ public struct UpdateStage: StagePart {
         let stateWrite = BackgroundJob { try finalState.write(to: statePath, space: space) }
         let parts = GradientParts(space: space, psr: sum.psr, nsr: sum.nsr)
         let partsWrite = Result { try parts.write(to: env.layout.path(GradientParts.file(step))) }
-        let policyWritten = Result { try policyWrite.wait() }
-        let p = try policyWritten.get()
+        let p: ShardSummary
+        do { p = try policyWrite.wait() } catch {
+            // Not before the optimizer state's thread is done with its file (its error comes second).
+            _ = try? stateWrite.wait()
+            throw error
+        }
         // Any later failure waits for the optimizer state first: its error comes before theirs.
         func after<T>(_ body: () throws -> T) throws -> T {
             do { return try body() } catch { _ = try stateWrite.wait(); throw error }
