@@ -47,7 +47,9 @@ import Testing
 
     static func pages(_ bytes: Int) -> Int { (bytes + page - 1) / page }
 
-    @Test func fullAndReadOnlyDisksFailCleanlyAndTheRerunIsByteIdentical() throws {
+    /// Runs `body` with a scratch directory and a 4 MiB tmpfs mounted at `dir/mnt` (root only;
+    /// skipped with a message otherwise), unmounted and removed afterwards.
+    static func withSmallDisk(_ body: (_ dir: String, _ mount: String) throws -> Void) throws {
         guard getuid() == 0 else {
             print("DiskFullTests: skipped: mounting a tmpfs needs root")
             return
@@ -64,65 +66,70 @@ import Testing
             _ = try? Self.sh("umount \(mount)")
             try? FileManager.default.removeItem(atPath: dir)
         }
+        try body(dir, mount)
+    }
 
-        // The reference: the same step on the ordinary disk, never interrupted.
-        let reference = "\(dir)/reference"
-        try #require(try TestSupport.valence("init", ["--run", reference] + Self.initFlags).status == 0)
-        for (name, step) in Self.stages { try #require(try Self.stage(name, step, run: reference).status == 0, "\(name) \(step)") }
-        let want = Self.files(reference)
-        func size(_ rel: String) -> Int { want[rel]?.count ?? 0 }
-        let s1 = "steps/000001"
+    @Test func fullAndReadOnlyDisksFailCleanlyAndTheRerunIsByteIdentical() throws {
+        try Self.withSmallDisk { dir, mount in
+            // The reference: the same step on the ordinary disk, never interrupted.
+            let reference = "\(dir)/reference"
+            try #require(try TestSupport.valence("init", ["--run", reference] + Self.initFlags).status == 0)
+            for (name, step) in Self.stages { try #require(try Self.stage(name, step, run: reference).status == 0, "\(name) \(step)") }
+            let want = Self.files(reference)
+            func size(_ rel: String) -> Int { want[rel]?.count ?? 0 }
+            let s1 = "steps/000001"
 
-        // Before these stages, leave this many pages free (or remount read-only); the failure must
-        // name this file and cause.
-        enum Fault { case full(pages: Int), readOnly }
-        let faults: [String: (Fault, String, String)] = [
-            "generate 1": (.full(pages: 0), "\(s1)/rollouts/part-00000-of-00001.jsonl.zst", "ENOSPC"),
-            "verify 1": (.full(pages: Self.pages(size("\(s1)/verified/part-00000-of-00001.jsonl.zst"))),
-                         "\(s1)/verified/part-00000-of-00001.manifest.json", "ENOSPC"),
-            "split 1": (.readOnly, "", "EROFS"),
-            "update 1": (.full(pages: 0), "\(s1)/checkpoint/policy.jsonl.zst", "ENOSPC"),
-            // The step's lines fit the page metrics.jsonl already has, so its append goes through and
-            // the manifest after it fails: the rerun finds the lines already appended (never doubled).
-            "eval 1": (.full(pages: Self.pages(size("\(s1)/eval/metrics.jsonl"))), "\(s1)/eval/MANIFEST.json", "ENOSPC"),
-        ]
+            // Before these stages, leave this many pages free (or remount read-only); the failure must
+            // name this file and cause.
+            enum Fault { case full(pages: Int), readOnly }
+            let faults: [String: (Fault, String, String)] = [
+                "generate 1": (.full(pages: 0), "\(s1)/rollouts/part-00000-of-00001.jsonl.zst", "ENOSPC"),
+                "verify 1": (.full(pages: Self.pages(size("\(s1)/verified/part-00000-of-00001.jsonl.zst"))),
+                             "\(s1)/verified/part-00000-of-00001.manifest.json", "ENOSPC"),
+                "split 1": (.readOnly, "", "EROFS"),
+                "update 1": (.full(pages: 0), "\(s1)/checkpoint/policy.jsonl.zst", "ENOSPC"),
+                // The step's lines fit the page metrics.jsonl already has, so its append goes through and
+                // the manifest after it fails: the rerun finds the lines already appended (never doubled).
+                "eval 1": (.full(pages: Self.pages(size("\(s1)/eval/metrics.jsonl"))), "\(s1)/eval/MANIFEST.json", "ENOSPC"),
+            ]
 
-        let run = "\(mount)/run"
-        try #require(try TestSupport.valence("init", ["--run", run] + Self.initFlags).status == 0)
-        var named: [String] = []
-        for (name, step) in Self.stages {
-            let key = "\(name) \(step)"
-            if let (fault, file, cause) = faults[key] {
-                switch fault {
-                case .full(let pages): try Self.fill(mount, leavingPages: pages)
-                case .readOnly: try #require(try Self.sh("mount -o remount,ro \(mount)").status == 0)
+            let run = "\(mount)/run"
+            try #require(try TestSupport.valence("init", ["--run", run] + Self.initFlags).status == 0)
+            var named: [String] = []
+            for (name, step) in Self.stages {
+                let key = "\(name) \(step)"
+                if let (fault, file, cause) = faults[key] {
+                    switch fault {
+                    case .full(let pages): try Self.fill(mount, leavingPages: pages)
+                    case .readOnly: try #require(try Self.sh("mount -o remount,ro \(mount)").status == 0)
+                    }
+                    let r = try Self.stage(name, step, run: run)
+                    let lines = r.stderr.split(separator: "\n")
+                    #expect(r.status == 74, "\(key): \(r.stderr)")
+                    #expect(lines.count == 1, "\(key): \(r.stderr)")
+                    #expect(r.stderr.hasPrefix("valence-\(name): error: \(run)/"), "\(key): \(r.stderr)")
+                    #expect(r.stderr.contains(cause), "\(key): \(r.stderr)")
+                    if !file.isEmpty { #expect(r.stderr.contains("\(run)/\(file):"), "\(key): \(r.stderr)") }
+                    named.append(String(lines.first ?? ""))
+                    // No temporary file, and every file there is complete: the reference's bytes.
+                    for (rel, bytes) in Self.files(run) {
+                        #expect(!rel.hasSuffix(".tmp"), "\(key): left \(rel)")
+                        if rel != "metrics.jsonl" { #expect(bytes == want[rel], "\(key): \(rel) differs from the reference") }
+                    }
+                    switch fault {
+                    case .full: try Self.sh("rm -f \(mount)/filler")
+                    case .readOnly: try #require(try Self.sh("mount -o remount,rw \(mount)").status == 0)
+                    }
                 }
                 let r = try Self.stage(name, step, run: run)
-                let lines = r.stderr.split(separator: "\n")
-                #expect(r.status == 74, "\(key): \(r.stderr)")
-                #expect(lines.count == 1, "\(key): \(r.stderr)")
-                #expect(r.stderr.hasPrefix("valence-\(name): error: \(run)/"), "\(key): \(r.stderr)")
-                #expect(r.stderr.contains(cause), "\(key): \(r.stderr)")
-                if !file.isEmpty { #expect(r.stderr.contains("\(run)/\(file):"), "\(key): \(r.stderr)") }
-                named.append(String(lines.first ?? ""))
-                // No temporary file, and every file there is complete: the reference's bytes.
-                for (rel, bytes) in Self.files(run) {
-                    #expect(!rel.hasSuffix(".tmp"), "\(key): left \(rel)")
-                    if rel != "metrics.jsonl" { #expect(bytes == want[rel], "\(key): \(rel) differs from the reference") }
-                }
-                switch fault {
-                case .full: try Self.sh("rm -f \(mount)/filler")
-                case .readOnly: try #require(try Self.sh("mount -o remount,rw \(mount)").status == 0)
-                }
+                try #require(r.status == 0, "\(key) after freeing space: \(r.stderr)")
             }
-            let r = try Self.stage(name, step, run: run)
-            try #require(r.status == 0, "\(key) after freeing space: \(r.stderr)")
+            #expect(named.count == faults.count)
+            let got = Self.files(run)
+            #expect(got.keys.sorted() == want.keys.sorted())
+            for (rel, bytes) in want { #expect(got[rel] == bytes, "\(rel) differs after the reruns") }
+            print("DiskFullTests: failures named:\n" + named.joined(separator: "\n"))
         }
-        #expect(named.count == faults.count)
-        let got = Self.files(run)
-        #expect(got.keys.sorted() == want.keys.sorted())
-        for (rel, bytes) in want { #expect(got[rel] == bytes, "\(rel) differs after the reruns") }
-        print("DiskFullTests: failures named:\n" + named.joined(separator: "\n"))
     }
 
     /// The same in one process (`valence-step --all`), where the eval of a step runs beside the
@@ -131,53 +138,39 @@ import Testing
     /// leaves no temporary file, and every file it leaves is the reference's; freed, the next call
     /// ends byte-identical.
     @Test func inProcessRunsFailCleanlyWhereverTheDiskFillsUp() throws {
-        guard getuid() == 0 else {
-            print("DiskFullTests: skipped: mounting a tmpfs needs root")
-            return
-        }
-        let dir = TestSupport.temporaryDirectory("valence-diskfull")
-        let mount = "\(dir)/mnt"
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        guard try Self.sh("mount -t tmpfs -o size=4m tmpfs \(mount)").status == 0 else {
-            print("DiskFullTests: skipped: could not mount a tmpfs at \(mount)")
-            try? FileManager.default.removeItem(atPath: dir)
-            return
-        }
-        defer {
-            _ = try? Self.sh("umount \(mount)")
-            try? FileManager.default.removeItem(atPath: dir)
-        }
-        let flags = Self.initFlags.filter { $0 != "1" && $0 != "--steps" } + ["--steps", "3"]
-        let reference = "\(dir)/reference"
-        try #require(try TestSupport.valence("init", ["--run", reference] + flags).status == 0)
-        try #require(try TestSupport.valence("step", ["--run", reference, "--all", "-q"]).status == 0)
-        let want = Self.files(reference)
-        var failures = 0
-        for pages in [0, 6, 12, 18, 24, 36, 48, 64] {
-            let run = "\(mount)/run-\(pages)"
-            try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
-            try Self.fill(mount, leavingPages: pages)
-            let r = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
-            #expect(r.status == 74 || r.status == 0, "\(pages) pages: \(r.stderr)")
-            if r.status == 74 {
-                failures += 1
-                print("DiskFullTests (in-process): \(pages) pages free: \(r.stderr)", terminator: "")
-                #expect(r.stderr.split(separator: "\n").count == 1, "\(pages) pages: \(r.stderr)")
-                #expect(r.stderr.hasPrefix("valence-step: error: \(run)/") && r.stderr.contains("ENOSPC"), "\(pages) pages: \(r.stderr)")
-                for (rel, bytes) in Self.files(run) {
-                    #expect(!rel.hasSuffix(".tmp"), "\(pages) pages: left \(rel)")
-                    if rel != "metrics.jsonl" && rel != ".synced" { #expect(bytes == want[rel], "\(pages) pages: \(rel) differs from the reference") }
+        try Self.withSmallDisk { dir, mount in
+            let flags = Self.initFlags.filter { $0 != "1" && $0 != "--steps" } + ["--steps", "3"]
+            let reference = "\(dir)/reference"
+            try #require(try TestSupport.valence("init", ["--run", reference] + flags).status == 0)
+            try #require(try TestSupport.valence("step", ["--run", reference, "--all", "-q"]).status == 0)
+            let want = Self.files(reference)
+            var failures = 0
+            for pages in [0, 6, 12, 18, 24, 36, 48, 64] {
+                let run = "\(mount)/run-\(pages)"
+                try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+                try Self.fill(mount, leavingPages: pages)
+                let r = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
+                #expect(r.status == 74 || r.status == 0, "\(pages) pages: \(r.stderr)")
+                if r.status == 74 {
+                    failures += 1
+                    print("DiskFullTests (in-process): \(pages) pages free: \(r.stderr)", terminator: "")
+                    #expect(r.stderr.split(separator: "\n").count == 1, "\(pages) pages: \(r.stderr)")
+                    #expect(r.stderr.hasPrefix("valence-step: error: \(run)/") && r.stderr.contains("ENOSPC"), "\(pages) pages: \(r.stderr)")
+                    for (rel, bytes) in Self.files(run) {
+                        #expect(!rel.hasSuffix(".tmp"), "\(pages) pages: left \(rel)")
+                        if rel != "metrics.jsonl" && rel != ".synced" { #expect(bytes == want[rel], "\(pages) pages: \(rel) differs from the reference") }
+                    }
                 }
+                try Self.sh("rm -f \(mount)/filler")
+                let again = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
+                try #require(again.status == 0, "\(pages) pages, after freeing space: \(again.stderr)")
+                let got = Self.files(run).filter { $0.key != ".synced" }
+                #expect(got.keys.sorted() == want.keys.filter { $0 != ".synced" }.sorted(), "\(pages) pages")
+                for (rel, bytes) in want where rel != ".synced" { #expect(got[rel] == bytes, "\(pages) pages: \(rel) differs after the rerun") }
+                try Self.sh("rm -rf \(run)")
             }
-            try Self.sh("rm -f \(mount)/filler")
-            let again = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
-            try #require(again.status == 0, "\(pages) pages, after freeing space: \(again.stderr)")
-            let got = Self.files(run).filter { $0.key != ".synced" }
-            #expect(got.keys.sorted() == want.keys.filter { $0 != ".synced" }.sorted(), "\(pages) pages")
-            for (rel, bytes) in want where rel != ".synced" { #expect(got[rel] == bytes, "\(pages) pages: \(rel) differs after the rerun") }
-            try Self.sh("rm -rf \(run)")
+            #expect(failures >= 4, "the disk filled up within the run at most levels")
         }
-        #expect(failures >= 4, "the disk filled up within the run at most levels")
     }
 
     @Test func errnoTextSaysWhatToDoForFullAndReadOnlyDisks() {

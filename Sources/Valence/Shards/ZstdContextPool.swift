@@ -49,44 +49,40 @@ final class ZstdContextPool: @unchecked Sendable {
 
     /// A compression context with zstd's default parameters; nil when none can be allocated.
     func takeCompressor() -> OpaquePointer? {
-        lock.wait()
-        let kept = compressors.popLast()
-        lock.signal()
-        return kept ?? ZSTD_createCCtx()
+        take(\.compressors) ?? ZSTD_createCCtx()
     }
 
     /// Takes back a context from ``takeCompressor()``; the caller must not use it again.
     func recycle(compressor context: OpaquePointer) {
         ZSTD_CCtx_reset(context, ZSTD_reset_session_and_parameters)
-        if ZSTD_sizeof_CCtx(context) <= maxKeptBytes {
-            lock.wait()
-            let kept = compressors.count < maxKept
-            if kept { compressors.append(context) }
-            lock.signal()
-            if kept { return }
-        }
-        ZSTD_freeCCtx(context)
+        if !keep(context, bytes: ZSTD_sizeof_CCtx(context), on: \.compressors) { ZSTD_freeCCtx(context) }
     }
 
     /// A decompression context with zstd's default parameters; nil when none can be allocated.
     func takeDecompressor() -> OpaquePointer? {
-        lock.wait()
-        let kept = decompressors.popLast()
-        lock.signal()
-        return kept ?? ZSTD_createDCtx()
+        take(\.decompressors) ?? ZSTD_createDCtx()
     }
 
     /// Takes back a context from ``takeDecompressor()``; the caller must not use it again.
     func recycle(decompressor context: OpaquePointer) {
         ZSTD_DCtx_reset(context, ZSTD_reset_session_and_parameters)
-        if ZSTD_sizeof_DCtx(context) <= maxKeptBytes {
-            lock.wait()
-            let kept = decompressors.count < maxKept
-            if kept { decompressors.append(context) }
-            lock.signal()
-            if kept { return }
-        }
-        ZSTD_freeDCtx(context)
+        if !keep(context, bytes: ZSTD_sizeof_DCtx(context), on: \.decompressors) { ZSTD_freeDCtx(context) }
+    }
+
+    private func take(_ shelf: ReferenceWritableKeyPath<ZstdContextPool, [OpaquePointer]>) -> OpaquePointer? {
+        lock.wait()
+        defer { lock.signal() }
+        return self[keyPath: shelf].popLast()
+    }
+
+    /// Puts `context` on `shelf` unless it is too large or the shelf is full (then the caller frees it).
+    private func keep(_ context: OpaquePointer, bytes: Int, on shelf: ReferenceWritableKeyPath<ZstdContextPool, [OpaquePointer]>) -> Bool {
+        guard bytes <= maxKeptBytes else { return false }
+        lock.wait()
+        defer { lock.signal() }
+        guard self[keyPath: shelf].count < maxKept else { return false }
+        self[keyPath: shelf].append(context)
+        return true
     }
 
     /// How many contexts of each kind are kept now (for tests).
