@@ -14,9 +14,6 @@ public struct RunDriver {
     public init(env: StageEnvironment, jobs: Int = 1) {
         self.env = env
         self.jobs = max(1, jobs)
-        // Update's optimizer state may be finished while the next step starts (DeferredManifests):
-        // every reader of that manifest but generate waits for it, and advance waits for all.
-        env.deferred.enabled = true
     }
 
     /// Takes the run lock without waiting; nil when another driver or `make step` holds it.
@@ -89,6 +86,9 @@ public struct RunDriver {
     /// is the one thrown, as running them one after the other would have.
     @discardableResult
     public func advance(allSteps: Bool, progress: (Int) -> Void = { _ in }) throws -> Outcome {
+        // Update's optimizer state may be finished while the next step starts (DeferredManifests):
+        // every reader of that manifest but generate waits for it, and this call waits for all.
+        env.deferred.enabled = true
         let next = nextStep()
         try makeDurable(through: (next ?? env.config.steps + 1) - 1)
         guard var next else { return .complete }

@@ -14,7 +14,7 @@ public struct GenerateStage: ShardedStagePart {
     public func plan(_ env: StageEnvironment) throws -> StagePlan {
         // Only that update is done: its optimizer state may still be being written (in-process).
         _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: "update", step: step - 1, pending: true)
-        return StagePlan(manifest: RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards),
+        return StagePlan(manifest: partManifest(env),
                          files: [RunLayout.policy(step - 1), RunLayout.taskShard("train")], identity: Self.name)
     }
 

@@ -14,7 +14,7 @@ public struct SplitStage: ShardedStagePart {
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {
         let input = try env.upstreamShard(step: step, VerifyStage.directory, shard: part, from: VerifyStage.name)
-        return StagePlan(manifest: RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards),
+        return StagePlan(manifest: partManifest(env),
                          files: [input.outputs[0].path], identity: Self.name, upstream: [input])
     }
 

@@ -46,6 +46,8 @@ extension StagePart {
 /// skeleton, the shard a part writes and the one place that hands an expected-mode run
 /// (docs/mechanism.md) to the stage's expected part.
 public protocol ShardedStagePart: StagePart {
+    /// The step directory's subdirectory the stage writes (`rollouts`, `verified`, ...).
+    static var directory: String { get }
     init(step: Int, shard: Int)
     /// The shard this part writes.
     var part: Int { get }
@@ -55,6 +57,11 @@ public protocol ShardedStagePart: StagePart {
 
 extension ShardedStagePart {
     public var shard: Int? { part }
+
+    /// This part's manifest, relative to the run directory.
+    public func partManifest(_ env: StageEnvironment) -> String {
+        RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards)
+    }
 
     /// Runs part `shard` of step `step`: through the stage skeleton (``StageEnvironment/run(_:)``),
     /// or, in expected-gradient mode, through the stage's expected part.
@@ -91,11 +98,12 @@ public struct StageProduct<Stats: ManifestStats> {
     public var outputs: [Manifest.Output]
     public var stats: Stats
     public var summary: String
-    /// When some outputs are still being written on other threads: the whole list, in manifest
-    /// order, once they are (``outputs`` then lists those already written).
-    public var completion: BackgroundJob<[Manifest.Output]>?
+    /// When some outputs are still being written on other threads: waits for them and returns the
+    /// whole list in manifest order (``outputs`` then lists those already written). The skeleton
+    /// calls it before the manifest, on this thread or, in-process, on the job that writes it.
+    public var completion: (@Sendable () throws -> [Manifest.Output])?
 
-    public init(outputs: [Manifest.Output], stats: Stats, completion: BackgroundJob<[Manifest.Output]>? = nil, summary: String) {
+    public init(outputs: [Manifest.Output], stats: Stats, completion: (@Sendable () throws -> [Manifest.Output])? = nil, summary: String) {
         self.outputs = outputs
         self.stats = stats
         self.completion = completion
@@ -109,7 +117,8 @@ extension StageEnvironment {
     /// 1. check the step against the run's steps; 2. the part's plan (upstream manifests checked);
     /// 3. take the part lock; 4. digest the inputs; 5. if the existing manifest matches, stop;
     /// 6. produce the outputs; 7. write the manifest last, so its presence means the outputs are
-    /// complete.
+    /// complete (in-process, for outputs still being written on other threads, by a job once they
+    /// are: ``DeferredManifests``).
     @discardableResult
     public func run<Part: StagePart>(_ part: Part) throws -> Manifest {
         try checkStep(part.step, allowZero: Part.allowsStepZero)
@@ -129,17 +138,12 @@ extension StageEnvironment {
             Manifest(stage: Part.name, run: runID, step: step, shard: shard, shards: shards, inputs: inputs, outputs: outputs, stats: fields)
         }
         let path = layout.path(plan.manifest)
-        if let completion = product.completion {
-            guard deferred.enabled else {
-                let complete = manifest(try completion.wait())
-                try complete.write(to: path)
-                say("\(Part.name): \(product.summary)")
-                return complete
-            }
-            // The manifest, still last, and the part lock go to a job that waits for the outputs.
+        if let completion = product.completion, deferred.enabled {
+            // In-process: the manifest, still last, and the part lock go to a job that waits for
+            // the outputs (DeferredManifests).
             let job = BackgroundJob<Manifest> {
                 defer { lock.release() }
-                let complete = manifest(try completion.wait())
+                let complete = manifest(try completion())
                 try complete.write(to: path)
                 return complete
             }
@@ -149,7 +153,7 @@ extension StageEnvironment {
             say("\(Part.name): \(product.summary)")
             return provisional
         }
-        let complete = manifest(product.outputs)
+        let complete = manifest(try product.completion?() ?? product.outputs)
         try complete.write(to: path)
         say("\(Part.name): \(product.summary)")
         return complete

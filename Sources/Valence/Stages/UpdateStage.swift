@@ -186,7 +186,7 @@ public struct UpdateStage: StagePart {
         let laterOutputs = [Manifest.Output(path: GradientParts.file(step), schema: .gradient, g)]
             + (c.map { [Manifest.Output(path: RunLayout.critic(step), schema: .critic, $0)] } ?? [])
         let files = env.files, stateOutput = RunLayout.optimizerState(step), optimizer = config.optimizer.rawValue
-        let completion = BackgroundJob<[Manifest.Output]> {
+        let completion: @Sendable () throws -> [Manifest.Output] = {
             let o = try stateWrite.wait()
             files.insert(finalState, path: statePath, variant: optimizer, digest: o.digest)
             return [policyOutput, Manifest.Output(path: stateOutput, schema: .adam, o)] + laterOutputs

@@ -13,7 +13,7 @@ public struct VerifyStage: ShardedStagePart {
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {
         let input = try env.upstreamShard(step: step, GenerateStage.directory, shard: part, from: GenerateStage.name)
-        return StagePlan(manifest: RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards),
+        return StagePlan(manifest: partManifest(env),
                          files: [input.outputs[0].path, RunLayout.taskShard("train")], identity: Self.name, upstream: [input])
     }
 

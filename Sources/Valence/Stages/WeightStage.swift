@@ -47,7 +47,7 @@ public struct WeightStage: ShardedStagePart {
         let upstreamFile = RunLayout.partManifest(step: step, SplitStage.directory, shard: part, shards: env.config.shards)
         let upstream = try env.requireManifest(upstreamFile, from: SplitStage.name, step: step)
         let r = try reads(env, upstream: upstream)
-        return StagePlan(manifest: RunLayout.partManifest(step: step, Self.directory, shard: part, shards: env.config.shards),
+        return StagePlan(manifest: partManifest(env),
                          files: r.shards.map(\.output.path) + (r.groups.map { [$0.path] } ?? []) + (r.critic.map { [$0] } ?? []),
                          identity: Self.name, upstream: [upstream])
     }
