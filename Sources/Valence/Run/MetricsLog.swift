@@ -21,8 +21,8 @@ public struct MetricsLog {
     public init(layout: RunLayout) { self.layout = layout }
 
     /// Makes the log hold `lines` (complete lines) as step `step`'s entry, after every earlier
-    /// evaluated step. `evaluated(s)` says whether step s counts as evaluated for a rebuild (its
-    /// eval manifest exists, or it is `step`, whose manifest is written after this call).
+    /// evaluated step. A rebuild counts a step as evaluated when its eval manifest exists, and
+    /// `step` too (its manifest is written after this call).
     ///
     /// - Complexity: O(size of the last line + `lines`) when appending in order; O(run) on the
     ///   fallback rebuild.

@@ -10,8 +10,8 @@ import Dispatch
 /// or replaced file is parsed again, exactly as a separate stage process would parse it: the cache
 /// changes no output and no error. It holds the ``capacity`` values used most recently.
 ///
-/// - Complexity: a lookup reads the file once to digest it (for a policy: ~40 KB of compressed bytes,
-///   about 1% of parsing it).
+/// - Complexity: a lookup digests the file (one `stat` when ``DigestCache`` knows this version of it,
+///   else one read: for a policy ~40 KB of compressed bytes, about 1% of parsing it).
 public final class ParsedFiles: @unchecked Sendable {
     struct Entry {
         var path: String

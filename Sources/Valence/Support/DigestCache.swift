@@ -70,14 +70,8 @@ public final class DigestCache: @unchecked Sendable {
         }
     }
 
-    /// Records that the file `descriptor` (open at `path`) has content digest `digest`: the caller
-    /// has just hashed or written every byte and the file has not changed since.
-    func record(_ path: String, descriptor: Int32, digest: UInt64) {
-        var st = stat()
-        guard fstat(descriptor, &st) == 0 else { return }
-        record(path, identity: Identity(st), digest: digest)
-    }
-
+    /// Records that the file at `path`, while it has `identity`, has content digest `digest`: the
+    /// caller has hashed or written every byte of that version.
     func record(_ path: String, identity: Identity, digest: UInt64) {
         locked {
             if entries.updateValue((identity, digest), forKey: path) == nil { order.append(path) }
@@ -87,14 +81,6 @@ public final class DigestCache: @unchecked Sendable {
                 for p in order[..<dropped] { entries[p] = nil }
                 order.removeFirst(dropped)
             }
-        }
-    }
-
-    /// Forgets everything (tests).
-    public func removeAll() {
-        locked {
-            entries.removeAll()
-            order.removeAll()
         }
     }
 

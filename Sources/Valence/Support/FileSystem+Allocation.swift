@@ -21,34 +21,36 @@ extension FileSystem {
     /// APFS) do not have it and lose nothing; nothing Valence reads depends on it.
     @discardableResult
     public static func spreadSubdirectories(_ path: String) -> Bool {
-        #if os(Linux)
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        // FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (linux/fs.h: _IOR/_IOW('f', 1/2, long)); the kernel
-        // reads and writes an int.
-        let getFlags: UInt = 0x8008_6601, setFlags: UInt = 0x4008_6602
-        let topDirectory: Int32 = 0x0002_0000  // FS_TOPDIR_FL
-        var flags: Int32 = 0
-        guard withUnsafeMutablePointer(to: &flags, { ioctl(fd, getFlags, $0) }) == 0 else { return false }
-        if flags & topDirectory != 0 { return true }
-        flags |= topDirectory
-        return withUnsafeMutablePointer(to: &flags, { ioctl(fd, setFlags, $0) }) == 0
-        #else
-        return false
-        #endif
+        withAttributes(of: path) { flags, set in
+            flags & topDirectory != 0 || set(flags | topDirectory)
+        } ?? false
     }
 
     /// Whether `path` has the attribute ``spreadSubdirectories(_:)`` sets (nil: the file system
     /// has no such attribute).
     public static func spreadsSubdirectories(_ path: String) -> Bool? {
+        withAttributes(of: path) { flags, _ in flags & topDirectory != 0 }
+    }
+
+    /// `FS_TOPDIR_FL` (linux/fs.h).
+    private static let topDirectory: Int32 = 0x0002_0000
+
+    /// Calls `body` with the inode flags of the directory `path` (`FS_IOC_GETFLAGS`) and a function
+    /// that sets them (`FS_IOC_SETFLAGS`, true on success); nil when they cannot be read (not a
+    /// directory, a link, a file system without them, not Linux).
+    private static func withAttributes<R>(of path: String, _ body: (Int32, (Int32) -> Bool) -> R) -> R? {
         #if os(Linux)
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        // _IOR/_IOW('f', 1/2, long); the kernel reads and writes an int.
+        let getFlags: UInt = 0x8008_6601, setFlags: UInt = 0x4008_6602
         var flags: Int32 = 0
-        guard withUnsafeMutablePointer(to: &flags, { ioctl(fd, UInt(0x8008_6601), $0) }) == 0 else { return nil }
-        return flags & 0x0002_0000 != 0
+        guard withUnsafeMutablePointer(to: &flags, { ioctl(fd, getFlags, $0) }) == 0 else { return nil }
+        return body(flags) { new in
+            var value = new
+            return withUnsafeMutablePointer(to: &value, { ioctl(fd, setFlags, $0) }) == 0
+        }
         #else
         return nil
         #endif
