@@ -25,9 +25,11 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // openat2(2), which Glibc does not reach: a header-only shim.
+        .systemLibrary(name: "CSyscalls", path: "Sources/CSyscalls"),
         .target(
             name: "Valence",
-            dependencies: ["CZstd"],
+            dependencies: ["CZstd", "CSyscalls"],
             path: "Sources/Valence"
         ),
         .target(

@@ -89,6 +89,9 @@ public struct RunDriver {
         // Update's optimizer state may be finished while the next step starts (DeferredManifests):
         // every reader of that manifest but generate waits for it, and this call waits for all.
         env.deferred.enabled = true
+        // And parts hand their files to one writer thread, the next part reading them from memory
+        // (WriteBehind, WrittenShards).
+        env.writes.isOn = true
         let next = nextStep()
         try makeDurable(through: (next ?? env.config.steps + 1) - 1)
         guard var next else { return .complete }
@@ -105,44 +108,35 @@ public struct RunDriver {
         }
         do {
             while next <= env.config.steps && (allSteps || next <= 1 || next == first) {
-                if allSteps && next >= 2 && next < env.config.steps { prepareDirectories(step: next + 1, like: next - 1) }
-                try train(step: next)
+                                try train(step: next)
                 try settle()
-                let env = env, step = next
-                evaluating = (step, BackgroundJob { try env.run(EvalStage(step: step)) })
+                // The eval starts once the step's writes are done: a failed one is its error, in
+                // the place writing in place would have put it (before the eval's own).
+                let env = env, step = next, written = env.writes.mark()
+                evaluating = (step, BackgroundJob {
+                    try written.wait()
+                    return try env.run(EvalStage(step: step))
+                })
                 next += 1
             }
             try settle()
             try env.deferred.waitAll()
+            try env.writes.drain()
         } catch {
             // The eval still running belongs to an earlier step than what failed here: its outcome
             // (and error) comes first. Manifests still being written are waited for either way
             // (the earlier ones were waited for by their evals: what remains is later than this).
-            defer { _ = try? env.deferred.waitAll() }
+            defer {
+                _ = try? env.deferred.waitAll()
+                _ = try? env.writes.drain()
+            }
             try settle()
+            // A write handed off before this error failed: it came first.
+            try env.writes.drain()
             throw error
         }
         try barrier.finish(self)
         return .stepped(first: first, last: next - 1)
-    }
-
-    /// Creates, on another thread, the directories of step `step` that step `template` has, while
-    /// this thread runs the step before it: on ext4 a directory costs ~45 us to create, and a step
-    /// has eleven (docs/performance.md). Best effort and harmless: the stages create whatever is
-    /// still missing themselves (an empty directory is never taken for output: only manifests say
-    /// what exists), and an error here is left for the stage that needs the directory to report.
-    func prepareDirectories(step: Int, like template: Int) {
-        let layout = env.layout
-        _ = BackgroundJob {
-            func mirror(_ relative: String) {
-                guard let names = try? FileSystem.list(layout.path(RunLayout.stepDirectory(template) + relative)) else { return }
-                for name in names where FileSystem.isDirectory(layout.path(RunLayout.stepDirectory(template) + relative + "/" + name)) {
-                    guard (try? FileSystem.makeDirectories(layout.path(RunLayout.stepDirectory(step) + relative + "/" + name))) != nil else { return }
-                    mirror(relative + "/" + name)
-                }
-            }
-            mirror("")
-        }
     }
 
     /// Under ``Durability/stepBarrier``: a `syncfs` at most once a second while steps run (group
@@ -161,6 +155,7 @@ public struct RunDriver {
 
         mutating func finish(_ driver: RunDriver) throws {
             guard let step = pending else { return }
+            try driver.env.writes.drain()  // the step's files are all written before they are synced
             try Durability.barrier(driver.env.layout.root)
             try SyncedMarker(layout: driver.env.layout).write(step)
             pending = nil

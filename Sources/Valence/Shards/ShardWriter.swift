@@ -21,9 +21,19 @@ public struct ShardSummary: Sendable, Equatable {
 /// input byte into its own buffer first (~270 instructions per record). One-shot frames record
 /// their content size, which lets ``ShardReader`` decompress them in one call too. Any zstd tool
 /// reads the concatenation as one stream.
+///
+/// Given a ``WriteBehind`` queue that is on (an in-process run), a shard that fits one frame is
+/// handed over whole at ``commit()``: the queue's thread compresses and writes it, and its text
+/// goes to ``WrittenShards`` for the part that reads it next; nothing of it is compressed or
+/// written on the caller's thread. A shard that outgrows one frame is written here from then on, as
+/// without a queue.
 public final class ShardWriter {
     public let path: String
-    let file: AtomicFile
+    /// The file being written; nil while the shard may still be handed to `writeBehind`.
+    var file: AtomicFile?
+    /// The queue a one-frame shard is handed to (nil: written here).
+    let writeBehind: WriteBehind?
+    let level: Int32
     /// Taken from `contexts` for this shard, handed back by deinit.
     let context: OpaquePointer
     let contexts: ZstdContextPool
@@ -37,7 +47,7 @@ public final class ShardWriter {
     /// cost more than encoding. Stages encode into it and then call ``endRecord()``, one after
     /// the other; nothing holds an access across another.
     @exclusivity(unchecked) public var json = JSONWriter(capacity: ShardWriter.frameSize + ShardWriter.frameSlack)
-    @exclusivity(unchecked) public private(set) var records = 0
+    @exclusivity(unchecked) public internal(set) var records = 0
     var compressedBytes = 0
     var digest = Digest()
     var wroteFrame = false
@@ -55,9 +65,11 @@ public final class ShardWriter {
 
     /// The compression context comes from `contexts` (``ZstdContextPool``: reused across shards,
     /// with the same output as a fresh one).
-    init(path: String, level: Int32, contexts: ZstdContextPool) throws {
+    init(path: String, level: Int32, contexts: ZstdContextPool, writeBehind: WriteBehind? = nil) throws {
         self.path = path
-        file = try AtomicFile(replacing: path)
+        self.level = level
+        self.writeBehind = writeBehind.flatMap { $0.isOn ? $0 : nil }
+        file = self.writeBehind == nil ? try AtomicFile(replacing: path) : nil
         guard let cctx = contexts.takeCompressor() else {
             throw ValenceError.io(path: path, detail: "zstd could not allocate a compression context")
         }
@@ -110,7 +122,8 @@ public final class ShardWriter {
             let produced = UnsafeRawBufferPointer(start: dst, count: n)
             digest.update(produced)
             compressedBytes += n
-            do { try file.write(produced) } catch let error as ValenceError { throw error.naming(path) }
+            if file == nil { file = try AtomicFile(replacing: path) }  // more than one frame: written here
+            do { try file?.write(produced) } catch let error as ValenceError { throw error.naming(path) }
         }
         json.reset()
         wroteFrame = true
@@ -120,9 +133,43 @@ public final class ShardWriter {
     /// without records still gets one (empty) frame: a zero-byte file is not valid zstd, and
     /// readers refuse it as a truncated shard.
     @discardableResult
+    ///
+    /// A shard handed to the write-behind queue returns its path and record count at once, its size
+    /// and digest 0 until the queue has written it (``WriteBehind/resolve(_:)``).
     public func commit() throws -> ShardSummary {
-        if json.count > 0 || !wroteFrame { try compressFrame() }
-        try file.commit(digest: digest.value)
+        if !wroteFrame, let writeBehind { return handOff(to: writeBehind) }
+        try commitHere()
         return ShardSummary(path: path, records: records, bytes: compressedBytes, digest: digest.value)
+    }
+
+    /// Compresses what is left and commits the file on this thread; the file's identity.
+    @discardableResult
+    func commitHere() throws -> DigestCache.Identity? {
+        if json.count > 0 || !wroteFrame { try compressFrame() }
+        return try file?.commit(digest: digest.value)
+    }
+
+    /// Hands the whole shard, still one frame of text in ``json``, to `queue`.
+    private func handOff(to queue: WriteBehind) -> ShardSummary {
+        let text = WrittenShards.Text(taking: json.storage)
+        json = JSONWriter(capacity: 16)
+        let (path, level, records) = (path, level, records)
+        WrittenShards.shared.pending(path, text: text) {
+            queue.submit(path, { () -> ShardSummary in
+                do {
+                    // The same frame this thread would have made: the same bytes.
+                    let writer = try ShardWriter(path: path, level: level, contexts: .shared)
+                    text.withBytes { writer.json.append($0) }
+                    writer.records = records
+                    let identity = try writer.commitHere()
+                    WrittenShards.shared.written(path, identity: identity)
+                    return ShardSummary(path: path, records: records, bytes: writer.compressedBytes, digest: writer.digest.value)
+                } catch {
+                    WrittenShards.shared.forget(path)
+                    throw error
+                }
+            }, skipped: { WrittenShards.shared.forget(path) })
+        }
+        return ShardSummary(path: path, records: records, bytes: 0, digest: 0)
     }
 }

@@ -13,6 +13,9 @@ import Dispatch
 public final class DeferredManifests: @unchecked Sendable {
     struct Entry {
         var provisional: Manifest
+        /// Whether `provisional` already lists every output by path and record count (their sizes
+        /// and digests, and the input digest, may still be 0: a write-behind part's).
+        var listsEveryOutput: Bool
         var job: BackgroundJob<Manifest>
     }
 
@@ -32,7 +35,7 @@ public final class DeferredManifests: @unchecked Sendable {
 
     /// Records the job writing the manifest at `relative`; `provisional` is that manifest without
     /// the outputs still being written.
-    func add(_ relative: String, provisional: Manifest, job: BackgroundJob<Manifest>) {
+    func add(_ relative: String, provisional: Manifest, listsEveryOutput: Bool = false, job: BackgroundJob<Manifest>) {
         locked {
             // Jobs that ended well are forgotten; a failed one stays until waitAll reports it.
             order.removeAll { path in
@@ -40,7 +43,7 @@ public final class DeferredManifests: @unchecked Sendable {
                 entries[path] = nil
                 return true
             }
-            if entries.updateValue(Entry(provisional: provisional, job: job), forKey: relative) == nil { order.append(relative) }
+            if entries.updateValue(Entry(provisional: provisional, listsEveryOutput: listsEveryOutput, job: job), forKey: relative) == nil { order.append(relative) }
         }
     }
 

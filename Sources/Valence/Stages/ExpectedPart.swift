@@ -49,7 +49,7 @@ extension StageEnvironment {
 
     /// Writes expected records to a shard and describes it for a manifest.
     func writeExpected(_ records: [ExpectedRecord], to file: String) throws -> Manifest.Output {
-        let writer = try ShardWriter(path: layout.path(file))
+        let writer = try shardWriter(file)
         for r in records {
             r.encode(into: &writer.json)
             try writer.endRecord()

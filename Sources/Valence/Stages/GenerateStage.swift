@@ -41,7 +41,7 @@ public struct GenerateStage: ShardedStagePart {
         let mine = BatchDraw.slice(draw, shard: shard, shards: shards)
 
         let outFile = RunLayout.shard(step: step, Self.directory, shard: shard, shards: shards)
-        let writer = try ShardWriter(path: env.layout.path(outFile))
+        let writer = try env.shardWriter(outFile)
         var rollout = Rollout()
         rollout.run = env.runID
         rollout.step = step

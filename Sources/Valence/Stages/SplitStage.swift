@@ -22,9 +22,9 @@ public struct SplitStage: ShardedStagePart {
         let files = ["positive", "negative", "groups"].map {
             RunLayout.shard(step: step, "\(Self.directory)/\($0)", shard: part, shards: env.config.shards)
         }
-        let positive = try ShardWriter(path: env.layout.path(files[0]))
-        let negative = try ShardWriter(path: env.layout.path(files[1]))
-        let groups = try ShardWriter(path: env.layout.path(files[2]))
+        let positive = try env.shardWriter(files[0])
+        let negative = try env.shardWriter(files[1])
+        let groups = try env.shardWriter(files[2])
         // A struct rather than locals shared with a nested function: a local var captured by two
         // closures is boxed and pays a dynamic exclusivity check on every record.
         var tally = GroupTally(run: env.runID, step: step)

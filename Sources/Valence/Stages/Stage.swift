@@ -118,42 +118,76 @@ extension StageEnvironment {
     /// 3. take the part lock; 4. digest the inputs; 5. if the existing manifest matches, stop;
     /// 6. produce the outputs; 7. write the manifest last, so its presence means the outputs are
     /// complete (in-process, for outputs still being written on other threads, by a job once they
-    /// are: ``DeferredManifests``).
+    /// are: ``DeferredManifests``; with ``writes`` on, by that queue, after the outputs the part
+    /// handed to it).
     @discardableResult
     public func run<Part: StagePart>(_ part: Part) throws -> Manifest {
+        // A write handed off by an earlier part failed: nothing after it runs.
+        try writes.check()
         try checkStep(part.step, allowZero: Part.allowsStepZero)
         let plan = try part.plan(self)
         let lock = SendableLock(try lockPart(plan.manifest, stage: Part.name))
         var lockHandedOver = false
         defer { if !lockHandedOver { lock.release() } }
-        let inputs = try inputDigest(stage: plan.identity, step: part.step, shard: part.shard, files: plan.files)
-        if let done = upToDate(plan.manifest, inputs: inputs) {
-            say("\(Part.name): \(part.place(self)) is up to date")
-            try part.upToDate(self, manifest: done)
-            return done
+        let path = layout.path(plan.manifest)
+        // With write-behind, a part without a manifest cannot be up to date: it runs at once, and
+        // its inputs are digested when the queue reaches its manifest, after every input handed over
+        // before it is written. Any other part digests them now, the queue written first.
+        let fresh = writes.isOn && !FileSystem.exists(path)
+        var inputs: UInt64?
+        if !fresh {
+            if writes.isOn { try writes.drain() }
+            let digest = try inputDigest(stage: plan.identity, step: part.step, shard: part.shard, files: plan.files)
+            if let done = upToDate(plan.manifest, inputs: digest) {
+                say("\(Part.name): \(part.place(self)) is up to date")
+                try part.upToDate(self, manifest: done)
+                return done
+            }
+            inputs = digest
         }
         let product = try part.produce(self, plan: plan)
-        let (runID, step, shard, shards, fields) = (runID, part.step, part.shard, part.shard == nil ? nil : config.shards, product.stats.fields)
-        let manifest = { @Sendable (outputs: [Manifest.Output]) in
-            Manifest(stage: Part.name, run: runID, step: step, shard: shard, shards: shards, inputs: inputs, outputs: outputs, stats: fields)
+        let (stage, runID, step, shard, shards, fields) = (Part.name, runID, part.step, part.shard, part.shard == nil ? nil : config.shards, product.stats.fields)
+        let manifest = { @Sendable (inputs: UInt64, outputs: [Manifest.Output]) in
+            Manifest(stage: stage, run: runID, step: step, shard: shard, shards: shards, inputs: inputs, outputs: outputs, stats: fields)
         }
-        let path = layout.path(plan.manifest)
+        if writes.isOn {
+            // In-process with write-behind: the manifest, still after the part's outputs (handed
+            // over before it), and the part lock go to the queue.
+            let env = self, completion = product.completion, outputs = product.outputs
+            let (identity, files, partShard, known) = (plan.identity, plan.files, part.shard, inputs)
+            let job = writes.submit({
+                defer { lock.release() }
+                let digest = try known ?? env.inputDigest(stage: identity, step: step, shard: partShard, files: files)
+                let listed = try (completion?() ?? outputs).map { try env.writes.resolve($0, in: env.layout) }
+                let complete = manifest(digest, listed)
+                try complete.write(to: path)
+                return complete
+            }, skipped: { lock.release() })
+            lockHandedOver = true
+            // What readers in this process take it as until it is written: every output listed (by
+            // path and record count) unless some are still being produced.
+            let provisional = manifest(inputs ?? 0, outputs)
+            deferred.add(plan.manifest, provisional: provisional, listsEveryOutput: completion == nil, job: job)
+            say("\(Part.name): \(product.summary)")
+            return provisional
+        }
+        let digest = inputs ?? 0  // not fresh: digested above
         if let completion = product.completion, deferred.enabled {
             // In-process: the manifest, still last, and the part lock go to a job that waits for
             // the outputs (DeferredManifests).
             let job = BackgroundJob<Manifest> {
                 defer { lock.release() }
-                let complete = manifest(try completion())
+                let complete = manifest(digest, try completion())
                 try complete.write(to: path)
                 return complete
             }
             lockHandedOver = true
-            let provisional = manifest(product.outputs)
+            let provisional = manifest(digest, product.outputs)
             deferred.add(plan.manifest, provisional: provisional, job: job)
             say("\(Part.name): \(product.summary)")
             return provisional
         }
-        let complete = manifest(try product.completion?() ?? product.outputs)
+        let complete = manifest(digest, try product.completion?() ?? product.outputs)
         try complete.write(to: path)
         say("\(Part.name): \(product.summary)")
         return complete

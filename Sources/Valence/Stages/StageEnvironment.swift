@@ -14,6 +14,9 @@ public struct StageEnvironment: Sendable {
     public let files = ParsedFiles()
     /// Manifests still being written by other threads (in-process runs only; see ``DeferredManifests``).
     public let deferred = DeferredManifests()
+    /// The queue in-process parts hand their shards and manifests to (off in the stage executables;
+    /// see ``WriteBehind``).
+    public let writes = WriteBehind()
 
     public init(run: String, log: (@Sendable (String) -> Void)? = nil) throws {
         layout = RunLayout(root: run)
@@ -30,6 +33,11 @@ public struct StageEnvironment: Sendable {
     }
 
     func say(_ text: String) { log?(text) }
+
+    /// A writer for the shard at `relative`, handed to ``writes`` at commit when that is on.
+    func shardWriter(_ relative: String) throws -> ShardWriter {
+        try ShardWriter(path: layout.path(relative), level: 1, contexts: .shared, writeBehind: writes)
+    }
 
     /// Digest of the stage's identity and the contents of every file it reads.
     func inputDigest(stage: String, step: Int, shard: Int? = nil, files: [String]) throws -> UInt64 {
@@ -68,7 +76,7 @@ public struct StageEnvironment: Sendable {
     /// when another process holds it (see ``FileLock``).
     func lockPart(_ manifest: String, stage: String) throws -> FileLock {
         let path = layout.path(RunLayout.lock(forManifest: manifest))
-        return try FileLock.acquire(path, waiting: {
+        return try FileLock.acquire(path, sharedInProcess: true, waiting: {
             say("\(stage): another process is writing \(manifest); waiting for it")
         }, unsupported: {
             say("\(stage): this file system has no flock; going on without the part lock")
@@ -78,14 +86,15 @@ public struct StageEnvironment: Sendable {
     /// Reads an upstream manifest, failing clearly if that stage has not completed or belongs to
     /// another run or step.
     ///
-    /// A manifest another thread of this process is still writing (``DeferredManifests``) is waited
-    /// for, or with `pending`, taken as it will be apart from the outputs still being written (for
-    /// a part that only needs to know the upstream part is done).
+    /// A manifest another thread of this process is still writing (``DeferredManifests``) is taken
+    /// as it will be when its outputs are all known (a part that handed its writes to ``writes``);
+    /// else waited for, or with `pending`, taken as it will be apart from the outputs still being
+    /// written (for a part that only needs to know the upstream part is done).
     func requireManifest(_ path: String, from stage: String, step: Int, pending: Bool = false) throws -> Manifest {
         let full = layout.path(path)
         let m: Manifest
         if let deferred = deferred.entry(path) {
-            m = pending ? deferred.provisional : try deferred.job.wait()
+            m = pending || deferred.listsEveryOutput ? deferred.provisional : try deferred.job.wait()
         } else {
             guard FileSystem.exists(full) else {
                 throw ValenceError.missingInput(path: full, detail: "missing upstream manifest: run valence-\(stage) for step \(step) first")

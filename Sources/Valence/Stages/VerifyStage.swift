@@ -21,7 +21,7 @@ public struct VerifyStage: ShardedStagePart {
         let verifier = Verifier(task: try env.config.task)
         let prompts = try TaskPrompts.load(env, split: "train", withAnswers: true)
         let outFile = RunLayout.shard(step: step, Self.directory, shard: part, shards: env.config.shards)
-        let writer = try ShardWriter(path: env.layout.path(outFile))
+        let writer = try env.shardWriter(outFile)
         var stats = VerifyStats(correct: 0, wrong: 0, malformed: 0)
         try env.forEachRollout(plan.upstream[0].outputs[0], as: .rollout, step: step) { r, core in
             guard r.prompt >= 0 && r.prompt < prompts.count else {

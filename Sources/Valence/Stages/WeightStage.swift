@@ -67,7 +67,7 @@ public struct WeightStage: ShardedStagePart {
         if let groupsInput {
             var g = GroupRecord()
             let path = env.layout.path(groupsInput.path)
-            let result = try ShardReader.forEachLine(path) { line, _ in
+            let result = try ShardReader.forEachLine(path, digest: false) { line, _ in
                 try g.decode(line)
                 guard g.run == env.runID, g.step == step else { throw RecordError("group record is from another run or step") }
                 guard g.samples == config.group else {
@@ -104,7 +104,7 @@ public struct WeightStage: ShardedStagePart {
         var stats = WeightStats(objective: objective.rawValue)
         for (kind, output) in inputs.shards {
             let outFile = RunLayout.shard(step: step, "\(Self.directory)/\(kind)", shard: shard, shards: shards)
-            let writer = try ShardWriter(path: env.layout.path(outFile))
+            let writer = try env.shardWriter(outFile)
             var sum = 0.0
             try env.forEachRollout(output, as: .verified, step: step) { r, core in
                 guard (r.reward == 1) == (kind == "positive") else {

@@ -82,17 +82,19 @@ public final class AtomicFile {
     /// Makes the file durable and renames it into place. `digest`, the ``Digest`` of every byte
     /// written, is recorded in ``DigestCache/shared`` for the renamed file, so the stages that read
     /// it next in this process need not read it again to digest it.
-    public func commit(digest: UInt64? = nil) throws {
+    ///
+    /// Returns the renamed file's identity when it was recorded there (nil without a digest).
+    @discardableResult
+    public func commit(digest: UInt64? = nil) throws -> DigestCache.Identity? {
         // Under Durability.stepBarrier the driver syncs the whole step at once instead.
         let sync = Durability.syncsEachFile
         if sync { do { try file.sync() } catch let error as ValenceError { throw error.naming(path) } }
         // Where part locks do not hold (a file system without flock), another writer of the same
         // part may have removed our temporary name and created its own: never rename that one.
-        guard ownsTemporaryName() else {
+        guard let written = temporaryNameStatus() else {
             throw ValenceError.io(path: temporaryPath, detail: "was replaced by another process while this one wrote it")
         }
-        var written = stat()
-        let identified = digest != nil && fstat(file.fd, &written) == 0
+        let identified = digest != nil
         do { try file.close() } catch let error as ValenceError { throw error.naming(path) }
         if renameat(directory, temporaryName, directory, name) != 0 {
             throw ValenceError.io(path: path, detail: "cannot rename \(temporaryPath) into place: \(FileSystem.errnoText())")
@@ -101,22 +103,29 @@ public final class AtomicFile {
         // The identity after the rename (which sets the change time), recorded only when the name
         // still holds the inode just written.
         var renamed = stat()
+        var identity: DigestCache.Identity?
         if identified, let digest, fstatat(directory, name, &renamed, AT_SYMLINK_NOFOLLOW) == 0,
            renamed.st_dev == written.st_dev, renamed.st_ino == written.st_ino, renamed.st_size == written.st_size {
-            DigestCache.shared.record(path, identity: .init(renamed), digest: digest)
+            identity = DigestCache.Identity(renamed)
+            DigestCache.shared.record(path, identity: DigestCache.Identity(renamed), digest: digest)
         }
         // Some file systems do not support fsync on directories (EINVAL); nothing more can be done there.
         if sync && fsync(directory) != 0 && errno != EINVAL {
             throw ValenceError.io(path: FileSystem.directoryName(path), detail: "fsync of the directory failed: \(FileSystem.errnoText())")
         }
+        return identity
     }
 
     /// Whether the temporary name still refers to the file this object has open.
-    private func ownsTemporaryName() -> Bool {
+    private func ownsTemporaryName() -> Bool { temporaryNameStatus() != nil }
+
+    /// The open file's status when the temporary name still refers to it; nil otherwise.
+    private func temporaryNameStatus() -> stat? {
         var mine = stat(), named = stat()
         guard fstat(file.fd, &mine) == 0,
-              fstatat(directory, temporaryName, &named, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
-        return mine.st_dev == named.st_dev && mine.st_ino == named.st_ino
+              fstatat(directory, temporaryName, &named, AT_SYMLINK_NOFOLLOW) == 0,
+              mine.st_dev == named.st_dev, mine.st_ino == named.st_ino else { return nil }
+        return mine
     }
 
     deinit {

@@ -11,9 +11,11 @@ public final class BackgroundJob<Value>: @unchecked Sendable {
     /// Written by the job's thread before it leaves ``group``; read only after waiting.
     private var result: Result<Value, Error>?
 
-    public init(_ body: @escaping @Sendable () throws -> Value) {
+    /// Starts `body` on `queue` (by default any free thread; a serial queue runs its jobs one after
+    /// another, in the order they were started).
+    public init(on queue: DispatchQueue = .global(qos: .userInitiated), _ body: @escaping @Sendable () throws -> Value) {
         group.enter()
-        DispatchQueue.global(qos: .userInitiated).async { [self] in
+        queue.async { [self] in
             result = Result { try body() }
             group.leave()
         }

@@ -25,7 +25,7 @@ public final class DigestCache: @unchecked Sendable {
     public static let shared = DigestCache()
 
     /// What identifies one version of a file.
-    struct Identity: Equatable {
+    public struct Identity: Equatable, Sendable {
         var device: UInt64
         var inode: UInt64
         var size: Int64
@@ -45,7 +45,7 @@ public final class DigestCache: @unchecked Sendable {
             #endif
         }
 
-        static func == (a: Identity, b: Identity) -> Bool {
+        public static func == (a: Identity, b: Identity) -> Bool {
             a.device == b.device && a.inode == b.inode && a.size == b.size
                 && a.modified == b.modified && a.changed == b.changed
         }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 
 /// An exclusive advisory lock (`flock`) on a lock file, held until ``release()`` or deinit.
 ///
@@ -12,6 +13,8 @@ import Darwin
 /// The kernel drops the lock when its holder dies, so a killed stage never leaves it stuck.
 public final class FileLock {
     private var fd: Int32
+    /// The path of a lock shared in this process (``acquire(_:sharedInProcess:waiting:unsupported:)``).
+    private var sharedPath: String?
 
     private init(fd: Int32) { self.fd = fd }
 
@@ -19,8 +22,19 @@ public final class FileLock {
     /// process holds it, then blocking until it is free. Where the file system has no `flock`
     /// (Lustre mounted `noflock`, NFSv3 without lockd) it calls `unsupported` and returns a lock
     /// that holds nothing: the stage goes on as it did before part locks existed.
-    public static func acquire(_ path: String, waiting: () -> Void,
+    ///
+    /// With `sharedInProcess`, holders in this process share one lock on `path`: the first takes
+    /// it, later ones join at no cost, and the last to release lets it go. Part locks are shared so:
+    /// a `flock` belongs to one open of the file, and the same part of two steps shares a lock file
+    /// (``RunLayout/lock(forManifest:)``), so with write-behind (``WriteBehind``) step N+1's part
+    /// would otherwise wait for the queue to finish step N's. Other processes are kept out as before.
+    public static func acquire(_ path: String, sharedInProcess: Bool = false, waiting: () -> Void,
                                unsupported: () -> Void = {}) throws -> FileLock {
+        if sharedInProcess {
+            if let joined = Shared.table.join(path) { return joined }
+            let lock = try acquire(path, waiting: waiting, unsupported: unsupported)
+            return Shared.table.add(path, lock)
+        }
         let fd = try openLockFile(path)
         let lock = FileLock(fd: fd)
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return lock }
@@ -87,10 +101,65 @@ public final class FileLock {
     }
 
     public func release() {
+        if let path = sharedPath {
+            sharedPath = nil
+            Shared.table.leave(path)
+            return
+        }
         guard fd >= 0 else { return }
         close(fd)  // closing the only descriptor releases the flock
         fd = -1
     }
 
     deinit { release() }
+
+    /// The locks shared in this process: each held once, by the lock of its first holder, and
+    /// counted by holders.
+    final class Shared: @unchecked Sendable {
+        static let table = Shared()
+        private var locks: [String: (lock: FileLock, holders: Int)] = [:]
+        private let mutex = DispatchSemaphore(value: 1)
+
+        /// A handle on `path`'s shared lock when this process holds it; nil when it does not.
+        func join(_ path: String) -> FileLock? {
+            mutex.wait()
+            defer { mutex.signal() }
+            guard var entry = locks[path] else { return nil }
+            entry.holders += 1
+            locks[path] = entry
+            return FileLock.handle(path)
+        }
+
+        /// Records `lock`, just taken on `path`, as shared (joining an entry another thread added
+        /// meanwhile instead, and letting `lock` go).
+        func add(_ path: String, _ lock: FileLock) -> FileLock {
+            mutex.wait()
+            defer { mutex.signal() }
+            if var entry = locks[path] {
+                entry.holders += 1
+                locks[path] = entry
+                lock.release()
+            } else {
+                locks[path] = (lock, 1)
+            }
+            return FileLock.handle(path)
+        }
+
+        func leave(_ path: String) {
+            mutex.wait()
+            defer { mutex.signal() }
+            guard var entry = locks[path] else { return }
+            entry.holders -= 1
+            if entry.holders > 0 { locks[path] = entry; return }
+            locks[path] = nil
+            entry.lock.release()
+        }
+    }
+
+    /// A holder's handle on the shared lock of `path`.
+    private static func handle(_ path: String) -> FileLock {
+        let lock = FileLock(fd: -1)
+        lock.sharedPath = path
+        return lock
+    }
 }

@@ -13,7 +13,8 @@ public struct TaskPrompts: Sendable {
     /// `withAnswers: false` is how generate reads it: it never looks at the answer.
     public static func load(_ env: StageEnvironment, split: String, withAnswers: Bool) throws -> TaskPrompts {
         let rel = RunLayout.taskShard(split)
-        let manifest = try Manifest.read(env.layout.taskManifest)
+        // Parsed once per process while its bytes are unchanged (a few calls a step).
+        let manifest = try env.files.value(env.layout.taskManifest) { try Manifest.read(env.layout.taskManifest) }
         guard let output = manifest.output(rel) else {
             throw ValenceError.badData(path: env.layout.taskManifest, line: nil, detail: "does not list \(rel)")
         }
