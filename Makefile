@@ -199,7 +199,7 @@ mechanism: build ## NSR - PSR against group size G and expected mode, adam and s
 	  $(if $(filter command line environment,$(origin SEEDS)),--axis 'seed=$(SEEDS)')
 
 run: build ## One run, created if needed and resumed from its last complete step
-	@pipelines/run.sh $(RUN) $(INIT_FLAGS)
+	@$(BIN)/valence-step --run $(RUN) --all --create --jobs $(JOBS) $(if $(filter 1,$(QUIET)),--quiet) $(INIT_FLAGS)
 
 init: build ## Create the run directory only
 	@$(BIN)/valence-init --run $(RUN) $(INIT_FLAGS)

@@ -29,14 +29,35 @@ struct StepCommand: ParsableCommand {
     @Flag(name: .long, help: "Print every stage's line, not just eval's.")
     var verbose = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Create the run first, or check that it has these settings, as valence-init does (`make run`: one process).",
+        discussion: "A refused setting leaves nothing behind, not even the directory this call created."))
+    var create = false
+
     @OptionGroup var output: OutputOptions
+
+    /// With --create: the run's settings (valence-init's: --name value).
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("With --create: settings, as valence-init takes them.", valueName: "settings"),
+              completion: .list(RunConfig.fields.compactMap { $0.flag.map { "--\($0)" } }))
+    var settings: [String] = []
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if !settings.isEmpty && !create { throw ValidationError("settings (\(settings.joined(separator: " "))) need --create") }
     }
 
     func run() throws {
-        try runStage("valence-step") { try advance() }
+        let config = create ? try parsedSettings() : nil  // a refused setting is a usage error (64)
+        try runStage("valence-step") { try advance(creating: config) }
+    }
+
+    /// The settings given with --create, as valence-init parses them.
+    func parsedSettings() throws -> RunConfig {
+        do {
+            return try RunConfig.parse(arguments: settings)
+        } catch let e as RunConfig.ArgumentError {
+            throw ValidationError(e.description)
+        }
     }
 
     /// Stage lines go to stderr: eval's only unless --verbose, none with --quiet.
@@ -47,28 +68,42 @@ struct StepCommand: ParsableCommand {
         }
     }
 
-    func advance() throws {
+    func advance(creating config: RunConfig?) throws {
             // Whole steps in one process: one syncfs per step instead of an fsync per file.
             Durability.current = .stepBarrier
             MemoryTuning.keepFreedMemory()
             let log = stageLog(verbose: verbose)
-            let env = try StageEnvironment(run: runPath, log: log)
-            let driver = RunDriver(env: env, jobs: jobs)
-            guard let lock = try driver.lockRun() else {
-                let message = "valence-step: \(runPath) is busy (another step holds \(env.layout.lock)); nothing to do"
+            let layout = RunLayout(root: runPath)
+            let created = config != nil && !FileSystem.exists(runPath)
+            if config != nil { try FileSystem.makeDirectories(runPath) }
+            guard let lock = try FileLock.acquireIfFree(layout.lock) else {
+                let message = "valence-step: \(runPath) is busy (another step holds \(layout.lock)); nothing to do"
                 if all { throw ValenceError.busy(detail: message) }
                 Console.output(message)
                 return
             }
             defer { lock.release() }
+            if let config {
+                do {
+                    try InitStage.run(root: runPath, config: config, log: nil)
+                } catch {
+                    // Safe while the lock is held: every other caller gives up on it at once.
+                    if created, (try? FileSystem.list(runPath, includeHidden: true)) == [".lock"] {
+                        FileSystem.removeTree(runPath)
+                    }
+                    throw error
+                }
+            }
+            let env = try StageEnvironment(run: runPath, log: log)
+            let driver = RunDriver(env: env, jobs: jobs)
             let outcome = try driver.advance(allSteps: all)
-            let config = env.config
-            let what = "(\(config.objective.rawValue), window \(config.window), seed \(config.seed))"
+            let run = env.config
+            let what = "(\(run.objective.rawValue), window \(run.window), seed \(run.seed))"
             switch outcome {
             case .complete where !all:
                 Console.output("valence-step: \(runPath) has reached its last step; nothing to do")
             case .complete, .stepped:
-                if all { Console.output("\(runPath): complete: \(config.steps) of \(config.steps) steps \(what)") }
+                if all { Console.output("\(runPath): complete: \(run.steps) of \(run.steps) steps \(what)") }
             }
     }
 }

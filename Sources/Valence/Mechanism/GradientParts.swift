@@ -25,8 +25,10 @@ public struct GradientParts: Sendable, Equatable {
     public static func file(_ step: Int) -> String { "\(RunLayout.checkpoint(step))/gradient.jsonl.zst" }
 
     @discardableResult
-    public func write(to path: String) throws -> ShardSummary {
-        let writer = try ShardWriter(path: path)
+    /// Given a `writeBehind` queue that is on, the file is compressed and written there
+    /// (``ShardWriter``: the summary's size and digest are then 0 until it is).
+    public func write(to path: String, writeBehind: WriteBehind? = nil) throws -> ShardSummary {
+        let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: writeBehind)
         let labels = space.labels
         for r in 0..<space.rowCount {
             let s = (r * 10)..<(r * 10 + 10)

@@ -6,6 +6,10 @@ public struct ShardSummary: Sendable, Equatable {
     public var records: Int
     public var bytes: Int
     public var digest: UInt64
+
+    /// Whether the shard was handed to a write-behind queue and is still to be written there: its
+    /// size and digest are 0 until then (a written shard has at least a frame header).
+    public var isHandedOff: Bool { bytes == 0 }
 }
 
 /// Writes JSONL records into a zstd-compressed shard under a temporary name.

@@ -10,14 +10,31 @@ import Dispatch
 /// or replaced file is parsed again, exactly as a separate stage process would parse it: the cache
 /// changes no output and no error. It holds the ``capacity`` values used most recently.
 ///
+/// A value can also be recorded for a file this process is still writing (``insert(_:path:variant:writing:)``):
+/// while that write runs, nothing else writes the file (its part lock is held), so the value is what
+/// the file will hold and is handed out without waiting for the write; afterwards the write's digest
+/// is checked as any other.
+///
 /// - Complexity: a lookup digests the file (one `stat` when ``DigestCache`` knows this version of it,
 ///   else one read: for a policy ~40 KB of compressed bytes, about 1% of parsing it).
 public final class ParsedFiles: @unchecked Sendable {
     struct Entry {
         var path: String
         var variant: String
-        var digest: UInt64
+        /// nil while `write` runs.
+        var digest: UInt64?
+        /// The job writing the file the value was recorded for, until its digest is taken.
+        var write: BackgroundJob<ShardSummary>?
         var value: Any
+
+        /// The content digest the value belongs to; nil while the file is still being written.
+        mutating func settledDigest() -> UInt64? {
+            if let digest { return digest }
+            guard let write, write.isFinished else { return nil }
+            digest = (try? write.wait())?.digest
+            self.write = nil
+            return digest
+        }
     }
 
     let capacity: Int
@@ -29,6 +46,16 @@ public final class ParsedFiles: @unchecked Sendable {
     /// The value parsed from `path` (`variant` tells apart different readings of one file), from the
     /// cache when the file's bytes are those it was made from, else from `parse`.
     public func value<T>(_ path: String, variant: String = "", parse: () throws -> T) throws -> T {
+        // A value recorded for a write still running is the file's next content (one whose write
+        // has finished takes that write's digest here, and is judged by it below).
+        if let value = locked({ () -> T? in
+            guard let i = entries.firstIndex(where: { $0.path == path && $0.variant == variant }),
+                  entries[i].settledDigest() == nil, let value = entries[i].value as? T else { return nil }
+            entries.append(entries.remove(at: i))
+            return value
+        }) {
+            return value
+        }
         let digest = try Digest.ofFile(path).value
         if let value = locked({ () -> T? in
             // Least recently used goes first: a hit moves to the end.
@@ -46,10 +73,39 @@ public final class ParsedFiles: @unchecked Sendable {
 
     /// Records `value` as what `path` holds when its bytes have `digest` (a file just written).
     public func insert<T>(_ value: T, path: String, variant: String = "", digest: UInt64) {
+        add(Entry(path: path, variant: variant, digest: digest, write: nil, value: value))
+    }
+
+    /// Records `value` as what `path` will hold once `write` has written it.
+    public func insert<T>(_ value: T, path: String, variant: String = "", writing write: BackgroundJob<ShardSummary>) {
+        add(Entry(path: path, variant: variant, digest: nil, write: write, value: value))
+    }
+
+    /// Records `value` as what `path` holds as `written` describes it: written (its digest), or
+    /// handed to a write-behind queue (the queue's job, while it is still to be written).
+    func insert<T>(_ value: T, path: String, variant: String = "", written: ShardSummary) {
+        guard written.isHandedOff else { return insert(value, path: path, variant: variant, digest: written.digest) }
+        if let write = WrittenShards.shared.pendingWrite(of: path) {
+            insert(value, path: path, variant: variant, writing: write)
+        } else if let digest = try? Digest.ofFile(path).value {
+            insert(value, path: path, variant: variant, digest: digest)  // already written
+        }
+    }
+
+    private func add(_ entry: Entry) {
         locked {
-            entries.removeAll { $0.path == path && $0.variant == variant }
-            entries.append(Entry(path: path, variant: variant, digest: digest, value: value))
-            if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
+            entries.removeAll { $0.path == entry.path && $0.variant == entry.variant }
+            entries.append(entry)
+            // The oldest go first; a value for a write still running stays (it is what readers of
+            // that file get until the file is there).
+            var excess = entries.count - capacity
+            if excess > 0 {
+                entries.removeAll { e in
+                    guard excess > 0, e.digest != nil || e.write?.isFinished == true else { return false }
+                    excess -= 1
+                    return true
+                }
+            }
         }
     }
 

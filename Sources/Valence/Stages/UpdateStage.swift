@@ -30,7 +30,9 @@ public struct UpdateStage: StagePart {
 
     public func plan(_ env: StageEnvironment) throws -> StagePlan {
         let shards = env.config.shards
-        _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: Self.name, step: step - 1)
+        // Pending: in-process, the checkpoint's tables come from memory (``ParsedFiles``), so the
+        // previous update need only be done, not its optimizer state written.
+        _ = try env.requireManifest(RunLayout.checkpointManifest(step - 1), from: Self.name, step: step - 1, pending: true)
         var weighted: [Manifest] = []
         for shard in 0..<shards {
             weighted.append(try env.requireManifest(
@@ -159,12 +161,15 @@ public struct UpdateStage: StagePart {
         // nothing before the next update: in-process the manifest is written when it is done,
         // while the next step starts (``DeferredManifests``). Errors come in the order the files
         // are listed, as writing them one after the other would give them.
+        // In-process the policy and the gradient parts go to the write-behind queue once encoded
+        // (``WriteBehind``), and the next parts take all three tables from memory.
         let policyPath = env.layout.path(RunLayout.policy(step)), statePath = env.layout.path(RunLayout.optimizerState(step))
-        let finalPolicy = policy, finalState = state
-        let policyWrite = BackgroundJob { try finalPolicy.write(to: policyPath) }
+        let finalPolicy = policy, finalState = state, writes = env.writes
+        let policyWrite = BackgroundJob { try finalPolicy.write(to: policyPath, writeBehind: writes) }
         let stateWrite = BackgroundJob { try finalState.write(to: statePath, space: space) }
+        env.files.insert(finalState, path: statePath, variant: config.optimizer.rawValue, writing: stateWrite)
         let parts = GradientParts(space: space, psr: sum.psr, nsr: sum.nsr)
-        let partsWrite = Result { try parts.write(to: env.layout.path(GradientParts.file(step))) }
+        let partsWrite = Result { try parts.write(to: env.layout.path(GradientParts.file(step)), writeBehind: writes) }
         let p: ShardSummary
         do { p = try policyWrite.wait() } catch {
             // Not before the optimizer state's thread is done with its file (its error comes second).
@@ -179,9 +184,9 @@ public struct UpdateStage: StagePart {
         let c = try after { try critic.map { try $0.write(to: env.layout.path(RunLayout.critic(step))) } }
         // What was written reads back as exactly these values (shortest round-trip numbers): the
         // next generate, eval and update take them from memory when they run in this process.
-        env.files.insert(policy, path: env.layout.path(RunLayout.policy(step)), digest: p.digest)
+        env.files.insert(policy, path: env.layout.path(RunLayout.policy(step)), written: p)
         // The step's PSR and NSR parts, for eval's entropy directions (docs/model.md 9).
-        env.files.insert(parts, path: env.layout.path(GradientParts.file(step)), variant: GradientParts.cacheVariant, digest: g.digest)
+        env.files.insert(parts, path: env.layout.path(GradientParts.file(step)), variant: GradientParts.cacheVariant, written: g)
         let policyOutput = Manifest.Output(path: RunLayout.policy(step), schema: .policy, p)
         let laterOutputs = [Manifest.Output(path: GradientParts.file(step), schema: .gradient, g)]
             + (c.map { [Manifest.Output(path: RunLayout.critic(step), schema: .critic, $0)] } ?? [])
