@@ -36,6 +36,35 @@ import Testing
         for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
     }
 
+    /// `valence-step --create` (`make run`) creates the run as valence-init does and runs it; a
+    /// refused setting exits as valence-init would and leaves nothing, not even the directory.
+    @Test func createMakesTheRunAsInitDoesOrLeavesNothing() throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let created = "\(dir)/created", initialised = "\(dir)/initialised"
+        let settings = ["--steps", "2"] + Self.flags.dropFirst(2)
+        let made = try TestSupport.valence("step", ["--run", created, "--all", "--create", "-q"] + settings)
+        try #require(made.status == 0, "\(made.stderr)")
+        try #require(try TestSupport.valence("init", ["--run", initialised, "-q"] + settings).status == 0)
+        try #require(try TestSupport.valence("step", ["--run", initialised, "--all", "-q"]).status == 0)
+        let a = try TestSupport.runFiles(created), b = try TestSupport.runFiles(initialised)
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+        // Again with the same settings: nothing to do; with others: refused, the run untouched.
+        #expect(try TestSupport.valence("step", ["--run", created, "--all", "--create", "-q"] + settings).status == 0)
+        let other = try TestSupport.valence("step", ["--run", created, "--all", "--create", "-q", "--objective", "nsr"] + settings)
+        #expect(other.status == 78 && other.stderr.contains("holds a different run"), "\(other.stderr)")
+        #expect(try TestSupport.runFiles(created) == a)
+        // A value that does not parse (64) or an undefined combination (78): no directory left.
+        let bad = try TestSupport.valence("step", ["--run", "\(dir)/bad", "--all", "--create", "--objective", "bogus"])
+        #expect(bad.status == 64 && !FileManager.default.fileExists(atPath: "\(dir)/bad"), "\(bad.stderr)")
+        let undefined = try TestSupport.valence("step", ["--run", "\(dir)/undefined", "--all", "--create", "--clip-low", "0.2"])
+        #expect(undefined.status == 78 && !FileManager.default.fileExists(atPath: "\(dir)/undefined"), "\(undefined.stderr)")
+        // Settings need --create.
+        let stray = try TestSupport.valence("step", ["--run", created, "--seed", "9"])
+        #expect(stray.status == 64 && stray.stderr.contains("need --create"), "\(stray.stderr)")
+    }
+
     /// One call, one step; a complete run says so; a busy run (lock held) exits 0 at once with one
     /// line, and 75 with --all.
     @Test func stepByStepBusyAndComplete() throws {

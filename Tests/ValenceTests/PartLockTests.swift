@@ -47,4 +47,25 @@ import Testing
         #expect(!((try? FileSystem.list("\(run)/steps/000001/verified")) ?? []).contains { $0.hasSuffix(".lock") })
         #expect(!FileLock.isHeld("\(run)/\(RunLayout.lock(forManifest: manifest))"))
     }
+
+    /// Within one process a part lock is shared (the same part of two steps shares a lock file, and
+    /// write-behind keeps step N's while step N+1 starts): other processes stay out until the last
+    /// holder lets go.
+    @Test func holdersInOneProcessShareAPartLock() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/.locks/verified_part.lock"
+        let first = try FileLock.acquire(path, sharedInProcess: true) { Issue.record("nobody holds it") }
+        let second = try FileLock.acquire(path, sharedInProcess: true) { Issue.record("a holder in this process must not wait") }
+        #expect(FileLock.isHeld(path))
+        first.release()
+        #expect(FileLock.isHeld(path), "held while a holder remains")
+        second.release()
+        #expect(!FileLock.isHeld(path))
+        // Taken again afresh after the last release.
+        let again = try FileLock.acquire(path, sharedInProcess: true) { Issue.record("free again") }
+        #expect(FileLock.isHeld(path))
+        again.release()
+        #expect(!FileLock.isHeld(path))
+    }
 }

@@ -142,19 +142,34 @@ public struct RunDriver {
     /// Under ``Durability/stepBarrier``: a `syncfs` at most once a second while steps run (group
     /// commit: a fast run does not wait on the disk after every step) and always at the end, each
     /// recorded in `RUN/.synced`.
+    ///
+    /// Between barriers, a `syncfs` on another thread every ``flushInterval`` starts the disk
+    /// writing what the steps wrote so far (it records nothing): the barrier then finds little left
+    /// to write. The end of a 60-step run waited 20 ms for its one `syncfs` without it.
     struct Barrier {
         static let interval = 1.0
+        static let flushInterval = 0.05
         var last = ProgressLine.monotonicSeconds()
         var pending: Int?
+        var flushed = ProgressLine.monotonicSeconds()
+        var flushing: BackgroundJob<Void>?
 
         mutating func passed(step: Int, _ driver: RunDriver) throws {
             guard Durability.current == .stepBarrier else { return }
             pending = step
-            if ProgressLine.monotonicSeconds() - last >= Self.interval { try finish(driver) }
+            let now = ProgressLine.monotonicSeconds()
+            if now - last >= Self.interval { return try finish(driver) }
+            if now - flushed >= Self.flushInterval, flushing?.isFinished ?? true {
+                let root = driver.env.layout.root
+                flushing = BackgroundJob { try? Durability.barrier(root) }
+                flushed = now
+            }
         }
 
         mutating func finish(_ driver: RunDriver) throws {
             guard let step = pending else { return }
+            _ = try? flushing?.wait()
+            flushing = nil
             try driver.env.writes.drain()  // the step's files are all written before they are synced
             try Durability.barrier(driver.env.layout.root)
             try SyncedMarker(layout: driver.env.layout).write(step)

@@ -108,7 +108,14 @@ public final class ShardWriter {
 
     /// Compresses the pending records as one frame, writes it and empties ``json``.
     func compressFrame() throws {
-        let bound = ZSTD_compressBound(json.count)
+        try json.withBytes { try writeFrame(of: $0) }
+        json.reset()
+        wroteFrame = true
+    }
+
+    /// Compresses `src`, whole records, as one frame and writes it.
+    private func writeFrame(of src: UnsafeBufferPointer<UInt8>) throws {
+        let bound = ZSTD_compressBound(src.count)
         if outputCapacity < bound {
             // Not zero-filled: zstd writes every byte that is read (zeroing a 1 MiB bound cost
             // more than compressing a small shard).
@@ -116,21 +123,24 @@ public final class ShardWriter {
             output = .allocate(byteCount: bound, alignment: 16)
             outputCapacity = bound
         }
-        let dst = output
-        let capacity = outputCapacity
-        try json.withBytes { src in
-            let n = ZSTD_compress2(context, dst, capacity, src.baseAddress, src.count)
-            if ZSTD_isError(n) != 0 {
-                throw ValenceError.io(path: path, detail: "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
-            }
-            let produced = UnsafeRawBufferPointer(start: dst, count: n)
-            digest.update(produced)
-            compressedBytes += n
-            if file == nil { file = try AtomicFile(replacing: path) }  // more than one frame: written here
-            do { try file?.write(produced) } catch let error as ValenceError { throw error.naming(path) }
+        let n = ZSTD_compress2(context, output, outputCapacity, src.baseAddress, src.count)
+        if ZSTD_isError(n) != 0 {
+            throw ValenceError.io(path: path, detail: "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
         }
-        json.reset()
+        let produced = UnsafeRawBufferPointer(start: output, count: n)
+        digest.update(produced)
+        compressedBytes += n
+        if file == nil { file = try AtomicFile(replacing: path) }  // more than one frame: written here
+        do { try file?.write(produced) } catch let error as ValenceError { throw error.naming(path) }
+    }
+
+    /// Writes `text`, `records` whole records that fit one frame, as the whole shard, and commits
+    /// it here (the write-behind queue's side of ``commit()``).
+    func writeWhole(_ text: UnsafeBufferPointer<UInt8>, records: Int) throws -> DigestCache.Identity? {
+        self.records = records
+        try writeFrame(of: text)
         wroteFrame = true
+        return try commitHere()
     }
 
     /// Compresses the last frame, makes the file durable and renames it into place. A shard
@@ -163,9 +173,7 @@ public final class ShardWriter {
                 do {
                     // The same frame this thread would have made: the same bytes.
                     let writer = try ShardWriter(path: path, level: level, contexts: .shared)
-                    text.withBytes { writer.json.append($0) }
-                    writer.records = records
-                    let identity = try writer.commitHere()
+                    let identity = try text.withBytes { try writer.writeWhole($0, records: records) }
                     WrittenShards.shared.written(path, identity: identity)
                     return ShardSummary(path: path, records: records, bytes: writer.compressedBytes, digest: writer.digest.value)
                 } catch {
