@@ -180,7 +180,8 @@ public enum Confinement {
     ///
     /// Complexity: 3 system calls with `openat2` (`stat`, `openat2`, `close`), else 1 + k for k
     /// components below the root; one copy of the path.
-    static func walkBelowRoot(_ path: String, of root: ResolvedRoot) -> Walk {
+    /// `kernel` answers in one call where it can (tests pass one that cannot, to check the other way).
+    static func walkBelowRoot(_ path: String, of root: ResolvedRoot, kernel: KernelWalk = kernelWalk) -> Walk {
         // Under a root of "/" every path would start with an empty component: not worth a fast path.
         guard root.root != "/" else { return .needsResolution }
         guard let pin = root.pin else { return .rootNotPinned }
@@ -198,23 +199,9 @@ public enum Confinement {
             bytes.withUnsafeMutableBufferPointer { buffer -> Walk in
                 guard let base = buffer.baseAddress else { return .needsResolution }
                 let relative = base + start + 1
-                if kernelWalk.isAvailable {
-                    // The same question in one call, once the names are known to be plain.
-                    var begin = start + 1
-                    while true {
-                        var end = begin
-                        while buffer[end] != 0 && buffer[end] != slash { end += 1 }
-                        let length = end - begin
-                        if length == 0 || (buffer[begin] == dot && (length == 1 || (length == 2 && buffer[begin + 1] == dot))) {
-                            return .needsResolution
-                        }
-                        if buffer[end] == 0 { break }
-                        begin = end + 1
-                    }
-                    if let walk = kernelWalk.walk(pin.descriptor, relative) { return walk }
-                }
+                // Every component must be a plain name (no `.`, `..` or empty one); where each ends.
+                var ends: [Int] = []
                 var begin = start + 1
-                var target: CChar = 0
                 while true {
                     var end = begin
                     while buffer[end] != 0 && buffer[end] != slash { end += 1 }
@@ -222,6 +209,13 @@ public enum Confinement {
                     if length == 0 || (buffer[begin] == dot && (length == 1 || (length == 2 && buffer[begin + 1] == dot))) {
                         return .needsResolution
                     }
+                    ends.append(end)
+                    if buffer[end] == 0 { break }
+                    begin = end + 1
+                }
+                if kernel.isAvailable, let walk = kernel.walk(pin.descriptor, relative) { return walk }
+                var target: CChar = 0
+                for end in ends {
                     let terminator = buffer[end]
                     buffer[end] = 0
                     let status = readlinkat(pin.descriptor, relative, &target, 1)
@@ -229,9 +223,8 @@ public enum Confinement {
                     buffer[end] = terminator
                     if status >= 0 { return .needsResolution }  // a symbolic link
                     if code != EINVAL { return code == ENOENT || code == ENOTDIR ? .noLink : .needsResolution }
-                    if terminator == 0 { return .noLink }
-                    begin = end + 1
                 }
+                return .noLink
             }
         }
     }
@@ -241,8 +234,10 @@ public enum Confinement {
     /// ``walkBelowRoot(_:of:)`` by `openat2(2)`: while the kernel has it (Linux 5.6 and later, and
     /// no seccomp filter refusing it), one call instead of one `readlinkat` per component.
     final class KernelWalk: @unchecked Sendable {
-        private var available = true
+        private var available: Bool
         private let lock = DispatchSemaphore(value: 1)
+
+        init(available: Bool = true) { self.available = available }
 
         var isAvailable: Bool {
             lock.wait()
