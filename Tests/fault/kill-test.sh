@@ -14,7 +14,7 @@
 # the run directory is kept before each step. A kill point is (stage, step, n): the n-th file
 # syscall (openat, read, write, fsync, rename[at], unlink[at], close, mkdir) of that stage, counted from its
 # first touch of the run directory, picked uniformly from the reference trace with a seeded RNG.
-# Each trial restores the snapshot, runs one step (pipelines/run.sh for valence-init)
+# Each trial restores the snapshot, runs one step (valence-init for a creation point)
 # with the chosen stage under `strace -e inject=SYSCALL:signal=KILL:when=K`, so the kernel kills
 # it exactly there; about one trial in three kills a second time during the recovery. strace
 # follows threads (-f): update and eval read ahead on a second thread, and with --jobs 2 the two
@@ -164,9 +164,9 @@ pick_point() {  # $1 = tool.step -> sets KT_TOOL KT_STEP KT_SYSCALL KT_WHEN (or 
 }
 one_pass() {  # runs the pipeline once through the wrappers; returns its status
   local status=0
-  if [[ $KT_TOOL == init && $MODE_PATH == in-process ]]; then
-    VALENCE_BIN=$W/wrap "$ROOT/pipelines/run.sh" "$RUN" "${FLAGS[@]}" >/dev/null 2>&1 || status=$?
-  elif [[ $KT_TOOL == init ]]; then
+  if [[ $KT_TOOL == init ]]; then
+    # Both modes kill valence-init: run.sh's `valence-step --create` runs the same InitStage in
+    # its own process, and recovery below goes through run.sh in in-process mode.
     ( "$W/wrap/valence-init" --run "$RUN" --quiet "${FLAGS[@]}"; exit $? ) >/dev/null 2>&1 || status=$?
   else
     ( set -e; one_step "$W/wrap" ) >/dev/null 2>&1 || status=$?
@@ -214,8 +214,8 @@ while (( kills < POINTS )); do
     untriggered=$((untriggered + 1))
     continue
   fi
-  # Recover as a user would: a run whose creation was killed with `make run` (run.sh, which
-  # reruns valence-init; by hand in stages mode: valence-init again, then the stages), any other
+  # Recover as a user would: a run whose creation was killed with `make run` (run.sh, whose
+  # valence-step --create creates it again; by hand in stages mode: valence-init again, then the stages), any other
   # run the way cron does, taking steps until it is complete.
   unset KT_TOOL KT_STEP
   if [[ $target == init.* && $MODE_PATH == in-process ]]; then
