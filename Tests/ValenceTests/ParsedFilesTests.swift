@@ -28,4 +28,18 @@ import Testing
         try FileSystem.writeAtomically(path, text: "v2\n")
         #expect(try files.value(path) { "parsed v2" } == "parsed v2", "another version is parsed again")
     }
+
+    @Test func aValueWhoseWriteFailedIsDropped() throws {
+        let dir = TestSupport.temporaryDirectory("valence-parsed-files")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/table.txt"
+        try FileSystem.writeAtomically(path, text: "old\n")
+        let files = ParsedFiles()
+        let write = BackgroundJob { () -> ShardSummary in throw ValenceError.io(path: path, detail: "disk full") }
+        files.insert("never written", path: path, writing: write)
+        _ = try? write.wait()
+        // The file still holds the old bytes: they are parsed, not the value of the failed write.
+        #expect(try files.value(path) { "parsed old" } == "parsed old")
+        #expect(try files.value(path) { () -> String in Issue.record("cached now"); return "" } == "parsed old")
+    }
 }

@@ -119,8 +119,9 @@ import Testing
         let bytes = [UInt8](repeating: 65, count: 300)
         for i in 0..<10 {
             let done = BackgroundJob { ShardSummary(path: "\(dir)/\(i)", records: 1, bytes: 1, digest: 1) }
-            bytes.withUnsafeBufferPointer { store.pending("\(dir)/\(i)", text: .init(copying: $0)) { done } }
-            store.written("\(dir)/\(i)", identity: .init(st))
+            let text = bytes.withUnsafeBufferPointer { WrittenShards.Text(copying: $0) }
+            store.pending("\(dir)/\(i)", text: text) { done }
+            store.written("\(dir)/\(i)", text: text, identity: .init(st))
         }
         #expect(store.usage.writtenBytes <= 1000)
         #expect(store.usage.count == 3, "the newest that fit")

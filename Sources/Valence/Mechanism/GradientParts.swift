@@ -24,9 +24,9 @@ public struct GradientParts: Sendable, Equatable {
     /// The file's path in a run, beside the checkpoint of `step`.
     public static func file(_ step: Int) -> String { "\(RunLayout.checkpoint(step))/gradient.jsonl.zst" }
 
-    @discardableResult
     /// Given a `writeBehind` queue that is on, the file is compressed and written there
     /// (``ShardWriter``: the summary's size and digest are then 0 until it is).
+    @discardableResult
     public func write(to path: String, writeBehind: WriteBehind? = nil) throws -> ShardSummary {
         let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: writeBehind)
         let labels = space.labels

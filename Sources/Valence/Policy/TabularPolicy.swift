@@ -74,9 +74,9 @@ public struct TabularPolicy: Sendable, Equatable {
     // MARK: Files
 
     /// Writes `valence.policy/1` rows: `{"schema":..,"row":i,"ctx":"j2 a3 b5","logits":[...]}`.
-    @discardableResult
     /// Given a `writeBehind` queue that is on, the file is compressed and written there
     /// (``ShardWriter``: the summary's size and digest are then 0 until it is).
+    @discardableResult
     public func write(to path: String, writeBehind: WriteBehind? = nil) throws -> ShardSummary {
         let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: writeBehind)
         let labels = space.labels

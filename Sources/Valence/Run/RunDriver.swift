@@ -48,6 +48,7 @@ public struct RunDriver {
     /// Runs every stage of step `step` (for step 0: the base policy's eval).
     public func run(step: Int) throws {
         try train(step: step)
+        try env.writes.drain()  // eval's plan looks for the step's files on disk
         try env.run(EvalStage(step: step))
     }
 
@@ -93,7 +94,14 @@ public struct RunDriver {
         // (WriteBehind, WrittenShards).
         env.writes.isOn = true
         let next = nextStep()
-        try makeDurable(through: (next ?? env.config.steps + 1) - 1)
+        do {
+            try makeDurable(through: (next ?? env.config.steps + 1) - 1)
+        } catch {
+            // Nothing left being written at exit; a write handed off before this error came first.
+            defer { _ = try? env.deferred.waitAll(); _ = try? env.writes.drain() }
+            try env.writes.drain()
+            throw error
+        }
         guard var next else { return .complete }
         let first = next
         var barrier = Barrier()
@@ -143,9 +151,9 @@ public struct RunDriver {
     /// commit: a fast run does not wait on the disk after every step) and always at the end, each
     /// recorded in `RUN/.synced`.
     ///
-    /// Between barriers, a `syncfs` on another thread every ``flushInterval`` starts the disk
-    /// writing what the steps wrote so far (it records nothing): the barrier then finds little left
-    /// to write. The end of a 60-step run waited 20 ms for its one `syncfs` without it.
+    /// Between barriers, a `syncfs` on another thread (after a step, when ``flushInterval`` has
+    /// passed since the last and none is running) starts the disk writing what the steps wrote so
+    /// far (it records nothing): the barrier then finds little left to write. The end of a 60-step run waited 20 ms for its one `syncfs` without it.
     struct Barrier {
         static let interval = 1.0
         static let flushInterval = 0.05

@@ -146,10 +146,10 @@ public final class ShardWriter {
     /// Compresses the last frame, makes the file durable and renames it into place. A shard
     /// without records still gets one (empty) frame: a zero-byte file is not valid zstd, and
     /// readers refuse it as a truncated shard.
-    @discardableResult
     ///
     /// A shard handed to the write-behind queue returns its path and record count at once, its size
-    /// and digest 0 until the queue has written it (``WriteBehind/resolve(_:)``).
+    /// and digest 0 until the queue has written it (``WriteBehind/resolve(_:in:)``).
+    @discardableResult
     public func commit() throws -> ShardSummary {
         if !wroteFrame, let writeBehind { return handOff(to: writeBehind) }
         try commitHere()
@@ -174,13 +174,13 @@ public final class ShardWriter {
                     // The same frame this thread would have made: the same bytes.
                     let writer = try ShardWriter(path: path, level: level, contexts: .shared)
                     let identity = try text.withBytes { try writer.writeWhole($0, records: records) }
-                    WrittenShards.shared.written(path, identity: identity)
+                    WrittenShards.shared.written(path, text: text, identity: identity)
                     return ShardSummary(path: path, records: records, bytes: writer.compressedBytes, digest: writer.digest.value)
                 } catch {
-                    WrittenShards.shared.forget(path)
+                    WrittenShards.shared.forget(path, text: text)
                     throw error
                 }
-            }, skipped: { WrittenShards.shared.forget(path) })
+            }, skipped: { WrittenShards.shared.forget(path, text: text) })
         }
         return ShardSummary(path: path, records: records, bytes: 0, digest: 0)
     }

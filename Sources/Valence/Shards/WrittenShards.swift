@@ -90,11 +90,11 @@ public final class WrittenShards: @unchecked Sendable {
         }
     }
 
-    /// The file at `path` has been written and renamed into place as `identity` (nil: it could not
-    /// be identified, so it is read from disk from now on).
-    func written(_ path: String, identity: DigestCache.Identity?) {
+    /// The file at `path` has been written from `text` and renamed into place as `identity` (nil:
+    /// it could not be identified, so it is read from disk from now on).
+    func written(_ path: String, text: Text, identity: DigestCache.Identity?) {
         locked {
-            guard var entry = entries[path], entry.identity == nil else { return }
+            guard var entry = entries[path], entry.identity == nil, entry.text === text else { return }
             guard let identity else { entries[path] = nil; return }
             entry.identity = identity
             // A compact copy instead of the writer's buffer (a frame's capacity, 1 MiB).
@@ -111,10 +111,12 @@ public final class WrittenShards: @unchecked Sendable {
         }
     }
 
-    /// Forgets `path` (its write failed or was skipped: nothing of it is on disk).
-    func forget(_ path: String) {
+    /// Forgets `path` if it still holds `text` (its write failed or was skipped: nothing of it is
+    /// on disk).
+    func forget(_ path: String, text: Text) {
         locked {
-            guard let entry = entries.removeValue(forKey: path) else { return }
+            guard let entry = entries[path], entry.text === text else { return }
+            entries[path] = nil
             if entry.identity != nil { removeWritten(path, bytes: entry.text.count) }
         }
     }

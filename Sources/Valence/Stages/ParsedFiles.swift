@@ -27,14 +27,21 @@ public final class ParsedFiles: @unchecked Sendable {
         var write: BackgroundJob<ShardSummary>?
         var value: Any
 
-        /// The content digest the value belongs to; nil while the file is still being written.
+        /// Set when `write` failed: the value belongs to no file and is dropped.
+        var failed = false
+
+        /// The content digest the value belongs to; nil while the file is still being written (or
+        /// when its write failed).
         mutating func settledDigest() -> UInt64? {
             if let digest { return digest }
             guard let write, write.isFinished else { return nil }
-            digest = (try? write.wait())?.digest
             self.write = nil
+            if let summary = try? write.wait() { digest = summary.digest } else { failed = true }
             return digest
         }
+
+        /// Whether the value is that of a file still being written.
+        mutating func isBeingWritten() -> Bool { settledDigest() == nil && !failed }
     }
 
     let capacity: Int
@@ -47,10 +54,15 @@ public final class ParsedFiles: @unchecked Sendable {
     /// cache when the file's bytes are those it was made from, else from `parse`.
     public func value<T>(_ path: String, variant: String = "", parse: () throws -> T) throws -> T {
         // A value recorded for a write still running is the file's next content (one whose write
-        // has finished takes that write's digest here, and is judged by it below).
+        // has finished takes that write's digest here, and is judged by it below; one whose write
+        // failed is dropped).
         if let value = locked({ () -> T? in
-            guard let i = entries.firstIndex(where: { $0.path == path && $0.variant == variant }),
-                  entries[i].settledDigest() == nil, let value = entries[i].value as? T else { return nil }
+            guard let i = entries.firstIndex(where: { $0.path == path && $0.variant == variant }) else { return nil }
+            if !entries[i].isBeingWritten() {
+                if entries[i].failed { entries.remove(at: i) }
+                return nil
+            }
+            guard let value = entries[i].value as? T else { return nil }
             entries.append(entries.remove(at: i))
             return value
         }) {
@@ -87,9 +99,10 @@ public final class ParsedFiles: @unchecked Sendable {
         guard written.isHandedOff else { return insert(value, path: path, variant: variant, digest: written.digest) }
         if let write = WrittenShards.shared.pendingWrite(of: path) {
             insert(value, path: path, variant: variant, writing: write)
-        } else if let digest = try? Digest.ofFile(path).value {
+        } else if WrittenShards.shared.text(of: path) != nil, let digest = try? Digest.ofFile(path).value {
             insert(value, path: path, variant: variant, digest: digest)  // already written
         }
+        // Else the write failed: nothing is recorded, and a reader parses the file there is.
     }
 
     private func add(_ entry: Entry) {
@@ -101,7 +114,7 @@ public final class ParsedFiles: @unchecked Sendable {
             var excess = entries.count - capacity
             if excess > 0 {
                 entries.removeAll { e in
-                    guard excess > 0, e.digest != nil || e.write?.isFinished == true else { return false }
+                    guard excess > 0, e.digest != nil || e.failed || e.write?.isFinished == true else { return false }
                     excess -= 1
                     return true
                 }

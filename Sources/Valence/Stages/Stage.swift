@@ -128,7 +128,10 @@ extension StageEnvironment {
         let plan = try part.plan(self)
         let lock = SendableLock(try lockPart(plan.manifest, stage: Part.name))
         var lockHandedOver = false
-        defer { if !lockHandedOver { lock.release() } }
+        defer {
+            // With write-behind, not before what the part handed over (if it failed midway) is written.
+            if !lockHandedOver { writes.isOn ? writes.release(lock) : lock.release() }
+        }
         let path = layout.path(plan.manifest)
         // With write-behind, a part without a manifest cannot be up to date: it runs at once, and
         // its inputs are digested when the queue reaches its manifest, after every input handed over

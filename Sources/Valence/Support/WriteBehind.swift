@@ -3,14 +3,15 @@ import Dispatch
 /// The file writes an in-process run's step thread hands off: done one after another, in the order
 /// they were handed over, on a thread of their own (docs/performance.md, "write-behind").
 ///
-/// In `valence-step`, `make run` and the sweep, a stage part compresses its shards on the step
-/// thread and hands their writing (temporary file, write, rename) and then its manifest's to this
-/// queue; the next part reads what it needs from memory (``WrittenShards``) and starts at once. On a
-/// 2-core machine the step thread and the writes then use both cores.
+/// In `valence-step`, `make run` and the sweep, a stage part hands its one-frame shards (their
+/// compression and writing: temporary file, write, rename) and then its manifest to this queue; the
+/// next part reads what it needs from memory (``WrittenShards``) and starts at once. On a 2-core
+/// machine the step thread and the writes then use both cores.
 ///
 /// What the queue keeps from writing in place, one part after another:
-/// - Order: writes happen in the order the parts would have made them, so a part's manifest is
-///   still written after its outputs, and after the manifests of the parts before it.
+/// - Order: writes happen in the order they were handed over, so a part's manifest is still
+///   written after its outputs, and after the manifests of the parts handed over before it (an eval
+///   runs beside the next step's parts, so its manifest may come after some of that step's shards).
 /// - Nothing after a failure: once a write fails (a full disk), every write handed over later is
 ///   skipped and fails with that error, and ``check()`` throws it on the step thread before the
 ///   next part starts; the run reports the first failed write, as writing in place would have.
@@ -70,6 +71,11 @@ public final class WriteBehind: @unchecked Sendable {
         var resolved = output
         (resolved.bytes, resolved.digest) = (written.bytes, written.digest)
         return resolved
+    }
+
+    /// Releases `lock` once every write handed over so far is done (or skipped).
+    func release(_ lock: SendableLock) {
+        _ = submit({ lock.release() }, skipped: { lock.release() })
     }
 
     /// Throws the first failed write, if one has failed.
