@@ -210,8 +210,7 @@ public struct EvalStage: StagePart {
     static func measureRedistribution(_ env: StageEnvironment, step: Int, before: TabularPolicy, after: TabularPolicy,
                                       shards: [Manifest.Output]) throws -> RedistributionDiagnostic {
         let space = before.space
-        var sampled = [UInt16](repeating: 0, count: space.rowCount)
-        var penalised = [UInt16](repeating: 0, count: space.rowCount)
+        var tokens = SampledTokens(rowCount: space.rowCount)
         var rows: [Int] = []
         let train = try TaskPrompts.load(env, split: "train", withAnswers: false)
         // The same for every step of a run: computed once per process (through ParsedFiles, keyed by
@@ -224,26 +223,16 @@ public struct EvalStage: StagePart {
             }
             return correct
         }
-        // The rows depend only on the operands, which repeat for a prompt's whole group.
-        var rowsOperands = (-1, -1)
         for output in shards {
-            // eval, like update, runs alone after the step's shards: read ahead when a second CPU is there.
-            try env.forEachRollout(output, as: .verified, step: step, readAhead: true) { r in
-                guard r.tokens.count == space.length else {
-                    throw RecordError("\(r.tokens.count) tokens, the task's responses have \(space.length)")
-                }
-                if rowsOperands != (r.a, r.b) {
-                    space.rows(a: r.a, b: r.b, into: &rows)
-                    rowsOperands = (r.a, r.b)
-                }
-                for j in 0..<rows.count {
-                    guard (0..<10).contains(r.tokens[j]) else { throw RecordError("token \(r.tokens[j]) is not a digit") }
-                    let bit = UInt16(1) << UInt16(r.tokens[j])
-                    sampled[rows[j]] |= bit
-                    if r.reward == 0 { penalised[rows[j]] |= bit }
-                }
-            }
+            // In-process, split handed over what it gathered while writing the shard (ParsedFiles).
+            tokens.merge(try env.files.value(env.layout.path(output.path), variant: SampledTokens.cacheVariant) {
+                var gathered = SampledTokens(rowCount: space.rowCount)
+                // eval, like update, runs alone after the step's shards: read ahead when a second CPU is there.
+                try env.forEachRollout(output, as: .verified, step: step, readAhead: true) { r in try gathered.add(r, space: space) }
+                return gathered
+            })
         }
+        let (sampled, penalised) = (tokens.sampled, tokens.penalised)
         let p0 = before.probabilities(), p1 = after.probabilities()
         var diagnostic = RedistributionDiagnostic()
         for r in 0..<space.rowCount where penalised[r] != 0 {

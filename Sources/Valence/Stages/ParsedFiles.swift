@@ -48,7 +48,7 @@ public final class ParsedFiles: @unchecked Sendable {
     private var entries: [Entry] = []
     private let lock = DispatchSemaphore(value: 1)
 
-    public init(capacity: Int = 16) { self.capacity = capacity }
+    public init(capacity: Int = 32) { self.capacity = capacity }
 
     /// The value parsed from `path` (`variant` tells apart different readings of one file), from the
     /// cache when the file's bytes are those it was made from, else from `parse`.

@@ -28,6 +28,10 @@ public struct SplitStage: ShardedStagePart {
         // A struct rather than locals shared with a nested function: a local var captured by two
         // closures is boxed and pays a dynamic exclusivity check on every record.
         var tally = GroupTally(run: env.runID, step: step)
+        // In-process, what eval gathers from these shards is gathered here and handed to it (nil once
+        // a record is one eval refuses: eval then reads the shard and says so).
+        let space = env.writes.isOn ? try env.config.space : nil
+        var gathered = space.map { [SampledTokens(rowCount: $0.rowCount), SampledTokens(rowCount: $0.rowCount)] }
         try env.forEachRollout(plan.upstream[0].outputs[0], as: .verified, step: step) { r, core in
             if r.prompt != tally.group.prompt {
                 try tally.flush(into: groups)
@@ -35,11 +39,17 @@ public struct SplitStage: ShardedStagePart {
             }
             tally.add(r.verdict)
             let out = r.reward == 1 ? positive : negative
+            if let space, gathered != nil {
+                do { try gathered?[r.reward == 1 ? 0 : 1].add(r, space: space) } catch { gathered = nil }
+            }
             r.encode(into: &out.json, as: .verified, core: core)
             try out.endRecord()
         }
         try tally.flush(into: groups)
         let summaries = [try positive.commit(), try negative.commit(), try groups.commit()]
+        for (i, tokens) in (gathered ?? []).enumerated() {
+            env.files.insert(tokens, path: env.layout.path(files[i]), variant: SampledTokens.cacheVariant, written: summaries[i])
+        }
         let schemas = [Schema.verified, .verified, .group]
         var stats = SplitStats()
         (stats.positives, stats.negatives, stats.groups) = (summaries[0].records, summaries[1].records, summaries[2].records)
