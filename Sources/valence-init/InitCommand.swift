@@ -35,7 +35,7 @@ struct InitCommand: ParsableCommand {
     /// The settings, parsed from the field declarations (``RunConfig/parse(arguments:)``); shell
     /// completion offers every setting's flag.
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings: --name value (listed below).", valueName: "settings"),
-              completion: .list(RunConfig.fields.compactMap { $0.flag.map { "--\($0)" } }))
+              completion: RunConfig.settingsCompletion)
     var settings: [String] = []
 
     func run() throws {
@@ -43,12 +43,7 @@ struct InitCommand: ParsableCommand {
         if listLosses { print(Objective.lossListing); return }
         if makeVariables { print(RunConfig.makeVariables, terminator: ""); return }
         guard let runPath else { throw ValidationError("missing --run <dir>") }
-        let config: RunConfig
-        do {
-            config = try RunConfig.parse(arguments: settings)
-        } catch let e as RunConfig.ArgumentError {
-            throw ValidationError(e.description)
-        }
+        let config = try RunConfig.parsingSettings(settings)
         try runStage("valence-init") {
             try InitStage.run(root: runPath, config: config, log: output.log)
         }

@@ -38,7 +38,7 @@ struct StepCommand: ParsableCommand {
 
     /// With --create: the run's settings (valence-init's: --name value).
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("With --create: settings, as valence-init takes them.", valueName: "settings"),
-              completion: .list(RunConfig.fields.compactMap { $0.flag.map { "--\($0)" } }))
+              completion: RunConfig.settingsCompletion)
     var settings: [String] = []
 
     func validate() throws {
@@ -47,17 +47,8 @@ struct StepCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = create ? try parsedSettings() : nil  // a refused setting is a usage error (64)
+        let config = create ? try RunConfig.parsingSettings(settings) : nil  // a refused setting is a usage error (64)
         try runStage("valence-step") { try advance(creating: config) }
-    }
-
-    /// The settings given with --create, as valence-init parses them.
-    func parsedSettings() throws -> RunConfig {
-        do {
-            return try RunConfig.parse(arguments: settings)
-        } catch let e as RunConfig.ArgumentError {
-            throw ValidationError(e.description)
-        }
     }
 
     /// Stage lines go to stderr: eval's only unless --verbose, none with --quiet.

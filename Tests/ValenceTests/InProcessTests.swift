@@ -31,9 +31,8 @@ import Testing
         try #require(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("eval: step") }.count == 4, "one eval line per step: \(r.stderr)")
         let a = try TestSupport.runFiles(staged), b = try TestSupport.runFiles(inProcess)
-        #expect(a.keys.sorted() == b.keys.sorted())
         #expect(a.count > 60)
-        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+        TestSupport.expectSameFiles(a, b)
     }
 
     /// `valence-step --create` (`make run`) creates the run as valence-init does and runs it; a
@@ -48,8 +47,7 @@ import Testing
         try #require(try TestSupport.valence("init", ["--run", initialised, "-q"] + settings).status == 0)
         try #require(try TestSupport.valence("step", ["--run", initialised, "--all", "-q"]).status == 0)
         let a = try TestSupport.runFiles(created), b = try TestSupport.runFiles(initialised)
-        #expect(a.keys.sorted() == b.keys.sorted())
-        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+        TestSupport.expectSameFiles(a, b)
         // Again with the same settings: nothing to do; with others: refused, the run untouched.
         #expect(try TestSupport.valence("step", ["--run", created, "--all", "--create", "-q"] + settings).status == 0)
         let other = try TestSupport.valence("step", ["--run", created, "--all", "--create", "-q", "--objective", "nsr"] + settings)
@@ -124,8 +122,7 @@ import Testing
         #expect(r.stderr.contains("update: step 2: "), "the zeroed checkpoint is written again: \(r.stderr)")
         #expect(r.stderr.contains("split: step 2 part 1/2 is up to date"), "what was intact is left alone: \(r.stderr)")
         let a = try TestSupport.runFiles(reference), b = try TestSupport.runFiles(run)
-        #expect(a.keys.sorted() == b.keys.sorted())
-        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+        TestSupport.expectSameFiles(a, b)
     }
 
     /// The eval of step N runs beside step N+1's stages. When it fails, the run stops with the eval's
@@ -158,7 +155,6 @@ import Testing
         let r = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
         try #require(r.status == 0, "\(r.stderr)")
         let a = try TestSupport.runFiles(reference), b = try TestSupport.runFiles(run)
-        #expect(a.keys.sorted() == b.keys.sorted())
-        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs") }
+        TestSupport.expectSameFiles(a, b)
     }
 }

@@ -87,11 +87,9 @@ public struct RunDriver {
     /// is the one thrown, as running them one after the other would have.
     @discardableResult
     public func advance(allSteps: Bool, progress: (Int) -> Void = { _ in }) throws -> Outcome {
-        // Update's optimizer state may be finished while the next step starts (DeferredManifests):
-        // every reader of that manifest but generate waits for it, and this call waits for all.
-        env.deferred.enabled = true
-        // And parts hand their files to one writer thread, the next part reading them from memory
-        // (WriteBehind, WrittenShards).
+        // Parts hand their files and manifests to one writer thread, the next part reading them from
+        // memory (WriteBehind, WrittenShards); manifests not yet written are DeferredManifests, and
+        // this call waits for all.
         env.writes.isOn = true
         let next = nextStep()
         do {
@@ -116,7 +114,7 @@ public struct RunDriver {
         }
         do {
             while next <= env.config.steps && (allSteps || next <= 1 || next == first) {
-                                try train(step: next)
+                try train(step: next)
                 try settle()
                 // The eval starts once the step's writes are done: a failed one is its error, in
                 // the place writing in place would have put it (before the eval's own).

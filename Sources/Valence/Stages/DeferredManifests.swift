@@ -1,15 +1,15 @@
 import Dispatch
 
-/// Manifests whose last outputs are still being written on other threads, in an in-process run
-/// (``RunDriver``): update hands its optimizer state, the step's largest table, to a job, and the
-/// next step's generate starts while it is written (docs/performance.md).
+/// Manifests the write-behind queue (``WriteBehind``) has still to write, in an in-process run
+/// (``RunDriver``), with what readers in the process take them as meanwhile.
 ///
-/// The rule "a manifest is written after every output it lists" still holds: the job writes the
-/// manifest when its outputs are complete, and keeps the part lock until then. A reader that needs
-/// the manifest waits for the job (``StageEnvironment/requireManifest(_:from:step:pending:)``);
-/// only a reader that needs no more than to know the part is done and which run and step it
-/// belongs to (generate, of the previous checkpoint) takes it as pending. Stage executables never
-/// defer: ``enabled`` is false unless a driver turns it on.
+/// The rule "a manifest is written after every output it lists" still holds: the queue writes the
+/// manifest after the part's outputs (update's optimizer state, written on a thread of its own, is
+/// waited for there), and keeps the part lock until then. A manifest that lists every output by
+/// path and record count is taken as it will be (``Entry/listsEveryOutput``); update's is waited
+/// for (``StageEnvironment/requireManifest(_:from:step:pending:)``) unless the reader needs no
+/// more than to know the part is done (`pending`). Stage executables defer nothing: only the
+/// skeleton's write-behind path adds entries.
 public final class DeferredManifests: @unchecked Sendable {
     struct Entry {
         var provisional: Manifest
@@ -19,7 +19,6 @@ public final class DeferredManifests: @unchecked Sendable {
         var job: BackgroundJob<Manifest>
     }
 
-    private var isEnabled = false
     private var entries: [String: Entry] = [:]
     /// Paths in the order their jobs started, for ``waitAll()``.
     private var order: [String] = []
@@ -27,15 +26,9 @@ public final class DeferredManifests: @unchecked Sendable {
 
     public init() {}
 
-    /// Whether parts may defer their manifests (set by ``RunDriver`` before it runs a part).
-    public var enabled: Bool {
-        get { locked { isEnabled } }
-        set { locked { isEnabled = newValue } }
-    }
-
     /// Records the job writing the manifest at `relative`; `provisional` is that manifest without
     /// the outputs still being written.
-    func add(_ relative: String, provisional: Manifest, listsEveryOutput: Bool = false, job: BackgroundJob<Manifest>) {
+    func add(_ relative: String, provisional: Manifest, listsEveryOutput: Bool, job: BackgroundJob<Manifest>) {
         locked {
             // Jobs that ended well are forgotten; a failed one stays until waitAll reports it.
             order.removeAll { path in

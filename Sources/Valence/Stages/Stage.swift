@@ -100,7 +100,7 @@ public struct StageProduct<Stats: ManifestStats> {
     public var summary: String
     /// When some outputs are still being written on other threads: waits for them and returns the
     /// whole list in manifest order (``outputs`` then lists those already written). The skeleton
-    /// calls it before the manifest, on this thread or, in-process, on the job that writes it.
+    /// calls it before the manifest, on this thread or, in-process, on the write-behind queue.
     public var completion: (@Sendable () throws -> [Manifest.Output])?
 
     public init(outputs: [Manifest.Output], stats: Stats, completion: (@Sendable () throws -> [Manifest.Output])? = nil, summary: String) {
@@ -117,9 +117,8 @@ extension StageEnvironment {
     /// 1. check the step against the run's steps; 2. the part's plan (upstream manifests checked);
     /// 3. take the part lock; 4. digest the inputs; 5. if the existing manifest matches, stop;
     /// 6. produce the outputs; 7. write the manifest last, so its presence means the outputs are
-    /// complete (in-process, for outputs still being written on other threads, by a job once they
-    /// are: ``DeferredManifests``; with ``writes`` on, by that queue, after the outputs the part
-    /// handed to it).
+    /// complete (in-process, with ``writes`` on, by that queue, after the outputs the part handed to
+    /// it and any it is still writing on other threads: ``DeferredManifests``).
     @discardableResult
     public func run<Part: StagePart>(_ part: Part) throws -> Manifest {
         // A write handed off by an earlier part failed: nothing after it runs.
@@ -174,23 +173,8 @@ extension StageEnvironment {
             say("\(Part.name): \(product.summary)")
             return provisional
         }
-        let digest = inputs ?? 0  // not fresh: digested above
-        if let completion = product.completion, deferred.enabled {
-            // In-process: the manifest, still last, and the part lock go to a job that waits for
-            // the outputs (DeferredManifests).
-            let job = BackgroundJob<Manifest> {
-                defer { lock.release() }
-                let complete = manifest(digest, try completion())
-                try complete.write(to: path)
-                return complete
-            }
-            lockHandedOver = true
-            let provisional = manifest(digest, product.outputs)
-            deferred.add(plan.manifest, provisional: provisional, job: job)
-            say("\(Part.name): \(product.summary)")
-            return provisional
-        }
-        let complete = manifest(digest, try product.completion?() ?? product.outputs)
+        // A stage executable: outputs still being written on other threads are waited for here.
+        let complete = manifest(inputs ?? 0, try product.completion?() ?? product.outputs)
         try complete.write(to: path)
         say("\(Part.name): \(product.summary)")
         return complete

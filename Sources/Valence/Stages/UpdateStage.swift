@@ -157,12 +157,11 @@ public struct UpdateStage: StagePart {
         }
 
         // The three tables are written at once: the policy and the optimizer state on other
-        // threads, the gradient parts on this one. The optimizer state, the largest, is read by
-        // nothing before the next update: in-process the manifest is written when it is done,
-        // while the next step starts (``DeferredManifests``). Errors come in the order the files
-        // are listed, as writing them one after the other would give them.
-        // In-process the policy and the gradient parts go to the write-behind queue once encoded
-        // (``WriteBehind``), and the next parts take all three tables from memory.
+        // threads, the gradient parts on this one. In-process the policy and the parts go to the
+        // write-behind queue once encoded (``WriteBehind``), the manifest waits there for the
+        // optimizer state (``DeferredManifests``), and the next parts take all three tables from
+        // memory. Errors come in the order the files are listed, as writing them one after the
+        // other would give them.
         let policyPath = env.layout.path(RunLayout.policy(step)), statePath = env.layout.path(RunLayout.optimizerState(step))
         let finalPolicy = policy, finalState = state, writes = env.writes
         let policyWrite = BackgroundJob { try finalPolicy.write(to: policyPath, writeBehind: writes) }
@@ -190,11 +189,10 @@ public struct UpdateStage: StagePart {
         let policyOutput = Manifest.Output(path: RunLayout.policy(step), schema: .policy, p)
         let laterOutputs = [Manifest.Output(path: GradientParts.file(step), schema: .gradient, g)]
             + (c.map { [Manifest.Output(path: RunLayout.critic(step), schema: .critic, $0)] } ?? [])
-        let files = env.files, stateOutput = RunLayout.optimizerState(step), optimizer = config.optimizer.rawValue
+        // (The optimizer state's ParsedFiles value, recorded above, takes its digest from stateWrite.)
+        let stateOutput = RunLayout.optimizerState(step)
         let completion: @Sendable () throws -> [Manifest.Output] = {
-            let o = try stateWrite.wait()
-            files.insert(finalState, path: statePath, variant: optimizer, digest: o.digest)
-            return [policyOutput, Manifest.Output(path: stateOutput, schema: .adam, o)] + laterOutputs
+            [policyOutput, Manifest.Output(path: stateOutput, schema: .adam, try stateWrite.wait())] + laterOutputs
         }
         var stats = UpdateStats(t: state.t)
         stats.gradNorm = frobeniusNorm(sum.total)

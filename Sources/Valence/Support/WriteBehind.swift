@@ -14,7 +14,7 @@ import Dispatch
 ///   runs beside the next step's parts, so its manifest may come after some of that step's shards).
 /// - Nothing after a failure: once a write fails (a full disk), every write handed over later is
 ///   skipped and fails with that error, and ``check()`` throws it on the step thread before the
-///   next part starts; the run reports the first failed write, as writing in place would have.
+///   next part starts; the run reports the first write that failed in the queue's order.
 /// - Nothing left half-done: the driver waits for the queue (``drain()``) before it returns, and
 ///   before each step barrier's `syncfs`.
 ///

@@ -104,6 +104,12 @@ enum TestSupport {
         return out
     }
 
+    /// Expects two file sets (``runFiles(_:)``) to hold the same paths with the same bytes.
+    static func expectSameFiles(_ a: [String: Data], _ b: [String: Data], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(a.keys.sorted() == b.keys.sorted(), sourceLocation: sourceLocation)
+        for (path, bytes) in a { #expect(b[path] == bytes, "\(path) differs", sourceLocation: sourceLocation) }
+    }
+
     /// Decompresses a shard with the zstd CLI and returns its lines.
     static func zstdLines(_ path: String) throws -> [String] {
         let r = try run("/usr/bin/env", ["zstd", "-dc", path])
