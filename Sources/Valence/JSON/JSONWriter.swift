@@ -72,10 +72,14 @@ public struct JSONWriter {
     /// The hot-path entry point: reserves `maxCount` bytes once, lets `body` write through a
     /// cursor with no further checks, and keeps what it wrote. `body` must not write more than
     /// `maxCount` bytes; record encoders compute that bound from their field sizes.
+    ///
+    /// With `memo` (the default) doubles go through the writer's ``DoubleTextCache``, which pays
+    /// where a document repeats values (a step's log-probabilities); tables whose values rarely
+    /// repeat pass false.
     @inline(__always)
-    public mutating func appendRaw(maxCount: Int, _ body: (inout JSONCursor) -> Void) {
+    public mutating func appendRaw(maxCount: Int, memo: Bool = true, _ body: (inout JSONCursor) -> Void) {
         let start = reserve(maxCount + 1)
-        var cursor = JSONCursor(start, cache: storage.cache)
+        var cursor = JSONCursor(start, cache: memo ? storage.cache : nil)
         if needsComma { cursor.byte(UInt8(ascii: ",")) }
         body(&cursor)
         storage.count += cursor.position - start
@@ -384,6 +388,13 @@ public struct JSONCursor {
             i &-= 1
         }
         position += 16
+    }
+
+    /// A quoted, escaped string (see ``escaped(_:)``).
+    @inline(__always) public mutating func string(_ value: String) {
+        if value.utf8.withContiguousStorageIfAvailable({ escaped($0) }) != nil { return }
+        var copy = value  // a bridged string without contiguous UTF-8
+        copy.withUTF8 { escaped($0) }
     }
 
     /// A quoted string: '"', '\\', newline, return and tab escaped as \" \\ \n \r \t, other control

@@ -29,20 +29,17 @@ public struct GradientParts: Sendable, Equatable {
     @discardableResult
     public func write(to path: String, writeBehind: WriteBehind? = nil) throws -> ShardSummary {
         let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: writeBehind)
-        let labels = space.labels
-        for r in 0..<space.rowCount {
-            let s = (r * 10)..<(r * 10 + 10)
-            writer.json.beginObject()
-            writer.json.key("schema"); writer.json.string(Schema.gradient.rawValue)
-            writer.json.key("row"); writer.json.int(r)
-            writer.json.key("ctx"); writer.json.string(labels[r])
-            writer.json.key("grad")
-            writer.json.beginObject()
-            writer.json.key("psr"); writer.json.doubleArray(psr[s])
-            writer.json.key("nsr"); writer.json.doubleArray(nsr[s])
-            writer.json.endObject()
-            writer.json.endObject()
-            try writer.endRecord()
+        try psr.withUnsafeBufferPointer { psr in
+            try nsr.withUnsafeBufferPointer { nsr in
+                try space.writeRows(writer, schema: .gradient, payloadBound: 32 + 20 * (JSONCursor.maxDoubleLength + 1)) { c, r in
+                    let s = (r * 10)..<(r * 10 + 10)
+                    c.raw("\"grad\":{\"psr\":")
+                    c.doubleArray(UnsafeBufferPointer(rebasing: psr[s]))
+                    c.raw(",\"nsr\":")
+                    c.doubleArray(UnsafeBufferPointer(rebasing: nsr[s]))
+                    c.byte(UInt8(ascii: "}"))
+                }
+            }
         }
         return try writer.commit()
     }

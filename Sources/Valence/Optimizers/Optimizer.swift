@@ -71,21 +71,22 @@ public struct OptimizerState: Sendable, Equatable {
     @discardableResult
     public func write(to path: String, space: ContextSpace) throws -> ShardSummary {
         let writer = try ShardWriter(path: path)
-        let labels = space.labels
-        let rows = kind.hasMoments ? space.rowCount : 1
-        for r in 0..<rows {
-            writer.json.beginObject()
-            writer.json.key("schema"); writer.json.string(Schema.adam.rawValue)
-            writer.json.key("optimizer"); writer.json.string(kind.rawValue)
-            writer.json.key("row"); writer.json.int(r)
-            writer.json.key("ctx"); writer.json.string(labels[r])
-            writer.json.key("t"); writer.json.int(t)
-            if kind.hasMoments {
-                writer.json.key("m"); writer.json.doubleArray(m[(r * 10)..<(r * 10 + 10)])
-                writer.json.key("v"); writer.json.doubleArray(v[(r * 10)..<(r * 10 + 10)])
+        let t = t, moments = kind.hasMoments
+        try m.withUnsafeBufferPointer { m in
+            try v.withUnsafeBufferPointer { v in
+                try space.writeRows(writer, schema: .adam, fields: ",\"optimizer\":\"\(kind.rawValue)\"",
+                                    rows: moments ? space.rowCount : 1,
+                                    payloadBound: 32 + JSONCursor.maxIntLength + 20 * (JSONCursor.maxDoubleLength + 1)) { c, r in
+                    c.raw("\"t\":")
+                    c.int(t)
+                    guard moments else { return }
+                    let s = (r * 10)..<(r * 10 + 10)
+                    c.raw(",\"m\":")
+                    c.doubleArray(UnsafeBufferPointer(rebasing: m[s]))
+                    c.raw(",\"v\":")
+                    c.doubleArray(UnsafeBufferPointer(rebasing: v[s]))
+                }
             }
-            writer.json.endObject()
-            try writer.endRecord()
         }
         return try writer.commit()
     }

@@ -79,15 +79,11 @@ public struct TabularPolicy: Sendable, Equatable {
     @discardableResult
     public func write(to path: String, writeBehind: WriteBehind? = nil) throws -> ShardSummary {
         let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: writeBehind)
-        let labels = space.labels
-        for r in 0..<rowCount {
-            writer.json.beginObject()
-            writer.json.key("schema"); writer.json.string(Schema.policy.rawValue)
-            writer.json.key("row"); writer.json.int(r)
-            writer.json.key("ctx"); writer.json.string(labels[r])
-            writer.json.key("logits"); writer.json.doubleArray(logits[(r * 10)..<(r * 10 + 10)])
-            writer.json.endObject()
-            try writer.endRecord()
+        try logits.withUnsafeBufferPointer { z in
+            try space.writeRows(writer, schema: .policy, payloadBound: 16 + 10 * (JSONCursor.maxDoubleLength + 1)) { c, r in
+                c.raw("\"logits\":")
+                c.doubleArray(UnsafeBufferPointer(rebasing: z[(r * 10)..<(r * 10 + 10)]))
+            }
         }
         return try writer.commit()
     }
