@@ -43,4 +43,16 @@ static inline int valence_open_path_beneath(int directory, const char *path) {
     return -1;
 #endif
 }
+
+/// `path` below `directory` opened as a directory (O_RDONLY | O_DIRECTORY | O_CLOEXEC), reached
+/// without leaving `directory` and through no symbolic link; -1 with errno set otherwise.
+static inline int valence_open_directory_beneath(int directory, const char *path) {
+#if defined(__linux__) && defined(SYS_openat2) && defined(VALENCE_HAS_OPENAT2)
+    return valence_openat2(directory, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+#else
+    (void)directory; (void)path;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 #endif

@@ -217,4 +217,45 @@ import Glibc
         try Confinement.check(first)
         #expect(Confinement.walkBelowRoot(first, of: try #require(Confinement.registry.resolvedEntry(for: first))) == .noLink)
     }
+
+    /// A directory opened for writing by one `openat2` below the pinned root: only a plain path
+    /// inside is opened there (and is where the path says); a link, the root itself, a path under
+    /// no root, a re-pointed root or a kernel without `openat2` are left to `open` and the check,
+    /// which still refuses the links out of the run.
+    @Test func directoriesOpenBeneathTheRootOnlyOnPlainPaths() throws {
+        let tree = try Tree()
+        defer { tree.remove() }
+        guard Confinement.kernelWalk.isAvailable else {
+            print("ConfinementTests: openat2 unavailable here; directories are opened and checked as before")
+            #expect(Confinement.openDirectoryBeneath(tree.path("steps")) == .unanswered)
+            return
+        }
+        guard case .opened(let fd) = Confinement.openDirectoryBeneath(tree.path("steps/000001/verified")) else {
+            Issue.record("a plain directory inside the run was not opened beneath it")
+            return
+        }
+        #expect(Confinement.realPath(descriptor: fd) == "\(tree.realRoot)/steps/000001/verified")
+        close(fd)
+        #expect(Confinement.openDirectoryBeneath(tree.path("steps/000009/eval")) == .missing)
+        #expect(throws: ValenceError.missingInput(path: tree.path("steps/000009/eval"), detail: "no such directory")) {
+            try FileSystem.openDirectory(tree.path("steps/000009/eval"))
+        }
+        for relative in ["", "steps/000002", "steps/out", "steps/up/outside", "steps/000001/verified/part.jsonl.zst"] {
+            #expect(Confinement.openDirectoryBeneath(tree.path(relative)) == .unanswered, "\(relative)")
+        }
+        #expect(Confinement.openDirectoryBeneath("\(tree.dir)/outside/sub") == .unanswered)
+        #expect(Confinement.openDirectoryBeneath(tree.path("steps"), kernel: .init(available: false)) == .unanswered)
+        // What is left to open and check: inside through a link, opened; out of the run, refused.
+        let inside = try FileSystem.openDirectory(tree.path("steps/000002"))
+        close(inside)
+        #expect(throws: ValenceError.badData(path: tree.path("steps/out"), line: nil, detail: "resolves to \(tree.realDir)/outside, outside the run directory \(tree.realRoot) (Valence follows no symbolic link out of a run)")) {
+            try FileSystem.openDirectory(tree.path("steps/out"))
+        }
+        // The root re-pointed out of the run: not opened beneath the directory first pinned.
+        try FileManager.default.createDirectory(atPath: "\(tree.dir)/outside/run/steps", withIntermediateDirectories: true)
+        try FileManager.default.removeItem(atPath: "\(tree.dir)/via")
+        try FileManager.default.createSymbolicLink(atPath: "\(tree.dir)/via", withDestinationPath: "outside")
+        #expect(Confinement.openDirectoryBeneath(tree.path("steps")) == .unanswered)
+        #expect(throws: ValenceError.self) { try FileSystem.openDirectory(tree.path("steps")) }
+    }
 }

@@ -81,6 +81,36 @@ public enum Confinement {
         }
     }
 
+    /// What ``openDirectoryBeneath(_:kernel:)`` did.
+    enum BeneathOpen: Equatable {
+        /// The directory, open (O_RDONLY | O_DIRECTORY | O_CLOEXEC), inside its run.
+        case opened(Int32)
+        /// A component does not exist (reached through no symbolic link).
+        case missing
+        /// Not answered here: the caller opens the path and checks it with ``check(directory:path:)``.
+        case unanswered
+    }
+
+    /// Opens `path`, a directory under a registered run directory, with one `openat2` below the
+    /// root's pinned directory (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), once `stat` shows the
+    /// root still leads there: the descriptor is then inside the run by construction, the verdict
+    /// ``check(directory:path:)`` reaches by reading the real path of an open descriptor back
+    /// (`/proc/self/fd`), at one system call less and no path text. `.unanswered` for a path under
+    /// no root or at the root itself, a root not pinned or moved, a symbolic link or `..` on the
+    /// way, any other error, or a kernel without `openat2`: the caller then opens and checks as
+    /// before, so every refusal and its message stay that check's.
+    ///
+    /// Complexity: 2 system calls (`stat` of the root, `openat2`).
+    static func openDirectoryBeneath(_ path: String, kernel: KernelWalk = kernelWalk) -> BeneathOpen {
+        guard kernel.isAvailable, let root = registry.resolvedEntry(for: path), root.root != "/",
+              let pin = root.pin, path.utf8.count > root.root.utf8.count + 1 else { return .unanswered }
+        var st = stat()
+        guard stat(root.root, &st) == 0, Identity(st) == pin.identity else { return .unanswered }
+        let relative = String(path.utf8.dropFirst(root.root.utf8.count + 1)) ?? ""
+        guard !relative.isEmpty else { return .unanswered }
+        return withExtendedLifetime(pin) { kernel.openDirectory(pin.descriptor, relative) }
+    }
+
     /// Where `relative`, taken as relative to the registered run directory `root`, escapes it;
     /// nil when it stays inside (or when `root` does not exist, so nothing under it can be read).
     public static func escape(of relative: RelativePath, under root: String) -> Escape? {
@@ -263,6 +293,24 @@ public enum Confinement {
                 return nil
             default:
                 return .needsResolution  // ELOOP (a link on the way), EXDEV, EACCES, ...
+            }
+        }
+
+        /// `relative` below `directory` opened as a directory through no link and without leaving
+        /// it (see ``Confinement/openDirectoryBeneath(_:kernel:)``).
+        func openDirectory(_ directory: Int32, _ relative: String) -> BeneathOpen {
+            let fd = valence_open_directory_beneath(directory, relative)
+            if fd >= 0 { return .opened(fd) }
+            switch errno {
+            case ENOENT:
+                return .missing
+            case ENOSYS, EPERM:
+                lock.wait()
+                available = false
+                lock.signal()
+                return .unanswered
+            default:
+                return .unanswered  // ELOOP, EXDEV, ENOTDIR, EACCES, ...: the usual open says which
             }
         }
     }

@@ -89,9 +89,16 @@ public enum FileSystem {
         return fd
     }
 
-    /// Opens a directory (to create, rename and sync files in it by name) after checking where
-    /// the open descriptor really is (``Confinement/check(directory:path:)``).
+    /// Opens a directory (to create, rename and sync files in it by name) inside its run: below the
+    /// run's pinned directory by one `openat2` where the kernel has it
+    /// (``Confinement/openDirectoryBeneath(_:kernel:)``), else by `open` and a check of where the
+    /// open descriptor really is (``Confinement/check(directory:path:)``).
     public static func openDirectory(_ path: String) throws -> Int32 {
+        switch Confinement.openDirectoryBeneath(path) {
+        case .opened(let fd): return fd
+        case .missing: throw ValenceError.missingInput(path: path, detail: "no such directory")
+        case .unanswered: break
+        }
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { throw ValenceError.missingInput(path: path, detail: "no such directory") }
