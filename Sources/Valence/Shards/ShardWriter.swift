@@ -134,15 +134,6 @@ public final class ShardWriter {
         do { try file?.write(produced) } catch let error as ValenceError { throw error.naming(path) }
     }
 
-    /// Writes `text`, `records` whole records that fit one frame, as the whole shard, and commits
-    /// it here (the write-behind queue's side of ``commit()``).
-    func writeWhole(_ text: UnsafeBufferPointer<UInt8>, records: Int) throws -> DigestCache.Identity? {
-        self.records = records
-        try writeFrame(of: text)
-        wroteFrame = true
-        return try commitHere()
-    }
-
     /// Compresses the last frame, makes the file durable and renames it into place. A shard
     /// without records still gets one (empty) frame: a zero-byte file is not valid zstd, and
     /// readers refuse it as a truncated shard.
@@ -167,15 +158,19 @@ public final class ShardWriter {
     private func handOff(to queue: WriteBehind) -> ShardSummary {
         let text = WrittenShards.Text(taking: json.storage)
         json = JSONWriter(capacity: 16)
-        let (path, level, records) = (path, level, records)
+        let (path, records) = (path, records)
+        // The same frame this thread would have made (the same bytes), compressed beside the
+        // writer thread; the file is written in the queue's order.
+        let frame = queue.compress(text, level: level, path: path)
         WrittenShards.shared.pending(path, text: text) {
             queue.submit(path, { () -> ShardSummary in
                 do {
-                    // The same frame this thread would have made: the same bytes.
-                    let writer = try ShardWriter(path: path, level: level, contexts: .shared)
-                    let identity = try text.withBytes { try writer.writeWhole($0, records: records) }
+                    let compressed = try frame.wait()
+                    let file = try AtomicFile(replacing: path)
+                    do { try file.write(compressed.bytes) } catch let error as ValenceError { throw error.naming(path) }
+                    let identity = try file.commit(digest: compressed.digest)
                     WrittenShards.shared.written(path, text: text, identity: identity)
-                    return ShardSummary(path: path, records: records, bytes: writer.compressedBytes, digest: writer.digest.value)
+                    return ShardSummary(path: path, records: records, bytes: compressed.bytes.count, digest: compressed.digest)
                 } catch {
                     WrittenShards.shared.forget(path, text: text)
                     throw error

@@ -21,6 +21,10 @@ import Dispatch
 /// Stage executables never hand writes off: ``isOn`` is false unless a driver turns it on.
 public final class WriteBehind: @unchecked Sendable {
     private let queue = DispatchQueue(label: "valence.write-behind", qos: .userInitiated)
+    /// Compresses handed-over shards ahead of their writes, one after another (``compress(_:level:path:)``).
+    private let compressor = DispatchQueue(label: "valence.write-behind.zstd", qos: .userInitiated)
+    /// Used on `compressor` only.
+    private let scratch = CompressedFrame.Scratch()
     private var on = false
     private var failure: Error?
     /// The jobs writing shards handed over, by absolute path, until their part's manifest takes
@@ -61,6 +65,16 @@ public final class WriteBehind: @unchecked Sendable {
         let job = submit(write, skipped: skipped)
         locked { shards[path] = job }
         return job
+    }
+
+    /// Starts compressing `text` (a one-frame shard's records) on a thread beside the writer's, so
+    /// that zstd for the next shards runs while the writer thread does the file system's part for
+    /// the ones before. Compressing is never skipped after a failure (it writes nothing), and
+    /// never waits for anything, so a write job may wait for it.
+    func compress(_ text: WrittenShards.Text, level: Int32, path: String) -> BackgroundJob<CompressedFrame> {
+        BackgroundJob(on: compressor) { [scratch] in
+            try text.withBytes { try CompressedFrame.compress($0, level: level, path: path, scratch: scratch) }
+        }
     }
 
     /// `output` with the size and digest its shard was written with, when the shard was handed to
