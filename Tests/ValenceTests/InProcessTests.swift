@@ -125,7 +125,7 @@ import Testing
         TestSupport.expectSameFiles(a, b)
     }
 
-    /// The eval of step N runs beside step N+1's stages. When it fails, the run stops with the eval's
+    /// The eval of step N runs beside steps N+1 and N+2's stages. When it fails, the run stops with the eval's
     /// error (exit 65 naming the file), step N counts as not done, and once the input is repaired the
     /// next call ends byte-identical to a run never interrupted.
     @Test func aFailingEvalStopsTheRunAtItsStep() throws {
@@ -150,6 +150,8 @@ import Testing
         let metrics = try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(metrics.count == 3, "steps 0-2 evaluated, step 3 not")
         #expect(!FileManager.default.fileExists(atPath: "\(run)/\(RunLayout.evalManifest(3))"))
+        // Step 4's stages ran beside step 3's eval; its eval, queued behind the failed one, did nothing.
+        #expect(!FileManager.default.fileExists(atPath: "\(run)/\(RunLayout.evalManifest(4))"))
 
         try good.write(to: URL(fileURLWithPath: test))
         let r = try TestSupport.valence("step", ["--run", run, "--all", "-q"])
