@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 
 /// The policy: one softmax row of 10 logits per context (docs/model.md 3).
 ///
@@ -9,7 +10,13 @@ import Glibc
 public struct TabularPolicy: Sendable, Equatable {
     public let space: ContextSpace
     /// Row-major logits, `rowCount * 10` values.
-    public var logits: [Double]
+    public var logits: [Double] {
+        didSet { derived = Derived() }  // no oldValue: mutated in place
+    }
+    /// ``probabilities(temperature:)`` and ``logProbabilities(temperature:)`` of these logits, once
+    /// computed; shared by the copies of this value (a step's policy goes from update to the next
+    /// generate, update and eval, which all ask for them), replaced when the logits change.
+    private var derived = Derived()
 
     public static let vocabulary = ContextSpace.vocabulary
 
@@ -30,8 +37,26 @@ public struct TabularPolicy: Sendable, Equatable {
 
     public var rowCount: Int { space.rowCount }
 
+    /// Policies are equal when their contexts and logits are.
+    public static func == (a: TabularPolicy, b: TabularPolicy) -> Bool {
+        a.space == b.space && a.logits == b.logits
+    }
+
     /// softmax(z / T) for every row.
+    ///
+    /// - Complexity: O(rows) the first time for a value and temperature, O(1) after.
     public func probabilities(temperature: Double = 1) -> [Double] {
+        derived.value(.probabilities, temperature: temperature) { computeProbabilities(temperature: temperature) }
+    }
+
+    /// log softmax(z / T) for every row.
+    ///
+    /// - Complexity: O(rows) the first time for a value and temperature, O(1) after.
+    public func logProbabilities(temperature: Double = 1) -> [Double] {
+        derived.value(.logProbabilities, temperature: temperature) { computeLogProbabilities(temperature: temperature) }
+    }
+
+    func computeProbabilities(temperature: Double) -> [Double] {
         var p = [Double](repeating: 0, count: logits.count)
         logits.withUnsafeBufferPointer { z in
             p.withUnsafeMutableBufferPointer { out in
@@ -43,8 +68,7 @@ public struct TabularPolicy: Sendable, Equatable {
         return p
     }
 
-    /// log softmax(z / T) for every row.
-    public func logProbabilities(temperature: Double = 1) -> [Double] {
+    func computeLogProbabilities(temperature: Double) -> [Double] {
         var out = [Double](repeating: 0, count: logits.count)
         for r in 0..<rowCount {
             let base = r * 10
@@ -56,6 +80,30 @@ public struct TabularPolicy: Sendable, Equatable {
             for k in 0..<10 { out[base + k] = logits[base + k] / temperature - lse }
         }
         return out
+    }
+
+    /// What ``probabilities(temperature:)`` and ``logProbabilities(temperature:)`` computed for
+    /// one value of the logits (a few temperatures at most: a run uses one or two).
+    final class Derived: @unchecked Sendable {
+        enum Kind { case probabilities, logProbabilities }
+
+        private var values: [(kind: Kind, temperature: Double, value: [Double])] = []
+        private let lock = DispatchSemaphore(value: 1)
+        static let maxKept = 8
+
+        /// The kept value, or `compute()`'s, kept (computed outside the lock: two threads asking
+        /// at once both compute it, with the same result).
+        func value(_ kind: Kind, temperature: Double, _ compute: () -> [Double]) -> [Double] {
+            lock.wait()
+            let kept = values.first { $0.kind == kind && $0.temperature == temperature }?.value
+            lock.signal()
+            if let kept { return kept }
+            let value = compute()
+            lock.wait()
+            if values.count < Self.maxKept { values.append((kind, temperature, value)) }
+            lock.signal()
+            return value
+        }
     }
 
     @inline(__always)
