@@ -47,6 +47,12 @@ import Testing
             if v.isFinite { values.append(v) }
             values.append(-Double(rng.next() >> 11) * 0x1p-50)  // log-probability-like
         }
+        // The dot at every position of a 1-17 digit number, and exponent forms with 1-17 digits.
+        let scales: [Double] = (0..<40).compactMap { Double("1e\($0 - 20)") }
+        for i in 0..<6_000 {
+            let digits = Double(rng.next() >> UInt64(11 + (i % 7) * 7)) * 0x1p-53
+            values.append((i % 2 == 0 ? 1 : -1) * digits * scales[i % scales.count])
+        }
         return values
     }
 
