@@ -20,7 +20,15 @@ public struct TaskPrompts: Sendable {
         }
         let path = env.layout.path(rel)
         let prompts = try env.files.value(path, variant: withAnswers ? "answers" : "operands") {
-            try parse(path, split: split, withAnswers: withAnswers, config: env.config)
+            // One reading serves both: the other one is recorded beside it (generate reads the
+            // operands and verify the answers of the same file, each step).
+            let (operands, answers) = try parse(path, split: split, withAnswers: withAnswers, config: env.config)
+            if withAnswers {
+                env.files.insert(operands, path: path, variant: "operands", digest: operands.digest)
+            } else if let answers {
+                env.files.insert(answers, path: path, variant: "answers", digest: answers.digest)
+            }
+            return withAnswers ? (answers ?? operands) : operands
         }
         guard prompts.count == output.records else {
             throw ValenceError.badData(path: path, line: nil, detail: "holds \(prompts.count) prompts but its manifest says \(output.records)")
@@ -28,11 +36,14 @@ public struct TaskPrompts: Sendable {
         return prompts
     }
 
-    /// Parses and checks one split's shard (see ``load(_:split:withAnswers:)``).
-    static func parse(_ path: String, split: String, withAnswers: Bool, config: RunConfig) throws -> TaskPrompts {
+    /// Parses and checks one split's shard (see ``load(_:split:withAnswers:)``): its operands, and
+    /// the same with the answers when every answer is valid. With `withAnswers` an invalid answer
+    /// is an error (at its line); without, it only leaves the answers out.
+    static func parse(_ path: String, split: String, withAnswers: Bool, config: RunConfig) throws -> (operands: TaskPrompts, answers: TaskPrompts?) {
         let task = try config.task
         let limit = task.operandCount
         var prompts = TaskPrompts()
+        var answersValid = true
         let taskID = config.taskID
         let result = try ShardReader.forEachLine(path) { line, _ in
             let r = try PromptRecord.decode(line)
@@ -44,15 +55,18 @@ public struct TaskPrompts: Sendable {
             }
             prompts.a.append(r.a)
             prompts.b.append(r.b)
-            if withAnswers {
-                guard r.answer.utf8.count == task.length, let value = Int(r.answer), r.answer.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-                    throw RecordError("answer \"\(r.answer)\" is not \(task.length) digits")
-                }
-                prompts.answers.append(value)
+            guard answersValid else { return }
+            guard r.answer.utf8.count == task.length, let value = Int(r.answer), r.answer.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                if withAnswers { throw RecordError("answer \"\(r.answer)\" is not \(task.length) digits") }
+                answersValid = false
+                return
             }
+            prompts.answers.append(value)
         }
         prompts.digest = result.digest
-        return prompts
+        var operands = prompts
+        operands.answers = []
+        return (operands, answersValid ? prompts : nil)
     }
 }
 
