@@ -29,6 +29,8 @@ public enum FloatText {
     struct Tables: @unchecked Sendable {
         let ryu: UnsafeMutablePointer<UInt64>
         let lemire: UnsafeMutablePointer<UInt64>
+        /// 10^i for i in 0...19.
+        let powersOfTen: UnsafeMutablePointer<UInt64>
     }
 
     static let tables: Tables = {
@@ -74,7 +76,13 @@ public enum FloatText {
             lemire[at] = hi
             lemire[at + 1] = lo
         }
-        return Tables(ryu: ryu, lemire: lemire)
+        let powersOfTen = UnsafeMutablePointer<UInt64>.allocate(capacity: 20)
+        var ten: UInt64 = 1
+        for i in 0..<20 {
+            powersOfTen[i] = ten
+            if i < 19 { ten *= 10 }
+        }
+        return Tables(ryu: ryu, lemire: lemire, powersOfTen: powersOfTen)
     }()
 
     // MARK: Shortest formatting (Ryu)
@@ -278,43 +286,42 @@ public enum FloatText {
     /// Writes the `count` digits of `n` (count == decimalLength(n)) with a "." after the first
     /// `dotAfter` of them (0 < dotAfter < count): count + 1 bytes.
     ///
-    /// Each digit goes straight to its place, one byte at a time. Writing them one place right and
-    /// then moving the integer part back over the gap (as this layout did) read bytes just written
-    /// by two-byte stores, which the CPU cannot forward: that move was a quarter of the layout's
-    /// time, the layout 4% of a run's (docs/performance.md).
+    /// The fraction's digits go straight to their places right of the dot, then the integer
+    /// part's left of it. Writing them all one place right and moving the integer part back over
+    /// the gap (as this layout did) read bytes just written by two-byte stores, which the CPU
+    /// cannot forward: that move was a quarter of the layout's time, the layout 4% of a run's
+    /// (docs/performance.md).
     @inline(__always)
     static func writeDigits(_ n: UInt64, count: Int, dotAfter: Int, into out: UnsafeMutablePointer<UInt8>) {
         let pairs = digitPairs.utf8Start
         var n = n
-        var i = count
-        while i >= 2 {
+        var end = count &+ 1  // one past the last fraction digit
+        var fraction = count &- dotAfter
+        while fraction >= 2 {
             let q = n / 100
             let r = Int(truncatingIfNeeded: n &- q &* 100) &* 2
-            i &-= 2
-            out[i &+ (i >= dotAfter ? 1 : 0)] = pairs[r]
-            out[i &+ 1 &+ (i &+ 1 >= dotAfter ? 1 : 0)] = pairs[r &+ 1]
+            end &-= 2
+            out[end] = pairs[r]
+            out[end &+ 1] = pairs[r &+ 1]
+            n = q
+            fraction &-= 2
+        }
+        if fraction == 1 {
+            let q = n / 10
+            out[end &- 1] = UInt8(truncatingIfNeeded: n &- q &* 10) &+ 48
             n = q
         }
-        if i == 1 { out[0] = UInt8(truncatingIfNeeded: n) &+ 48 }  // position 0 is before the dot
         out[dotAfter] = UInt8(ascii: ".")
+        writeDigits(n, count: dotAfter, into: out)
     }
 
-    /// The number of decimal digits of n (n > 0).
+    /// The number of decimal digits of n (n > 0): from its bit length (log10(2) ~ 1233 / 4096),
+    /// corrected by one comparison.
     @inline(__always)
     static func decimalLength(_ n: UInt64) -> Int {
-        if n < 10_000_000_000_000_000 {
-            if n >= 100_000_000 {
-                var count = 9
-                var limit: UInt64 = 1_000_000_000
-                while n >= limit { count &+= 1; limit &*= 10 }
-                return count
-            }
-            var count = 1
-            var limit: UInt64 = 10
-            while n >= limit { count &+= 1; limit &*= 10 }
-            return count
-        }
-        return n >= 10_000_000_000_000_000_000 ? 20 : (n >= 1_000_000_000_000_000_000 ? 19 : (n >= 100_000_000_000_000_000 ? 18 : 17))
+        let bits = 64 &- n.leadingZeroBitCount
+        let guess = (bits &* 1233) >> 12
+        return guess &+ (n >= tables.powersOfTen[guess] ? 1 : 0)
     }
 
     // MARK: Parsing (Eisel-Lemire)
