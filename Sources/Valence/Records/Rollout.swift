@@ -48,11 +48,18 @@ public struct Rollout: Sendable, Equatable {
     /// `core`, the fields `run` through `logp` of the canonical line this record was decoded from
     /// (``decode(_:as:numbers:)``), is copied instead of encoding those fields again: the same bytes,
     /// since a canonical line is what this encoder writes. Debug builds check that.
-    public func encode(into w: inout JSONWriter, as schema: Schema, core: RolloutCore? = nil) {
+    ///
+    /// Returns where the line's core (its fields `run` through `logp`, see ``RolloutCore``) is in
+    /// `w`'s pending bytes.
+    @discardableResult
+    public func encode(into w: inout JSONWriter, as schema: Schema, core: RolloutCore? = nil) -> Range<Int> {
         assert(core.map { coreMatchesFields($0) } ?? true, "a rollout's fields changed after decoding")
         let bound = 512 + JSONCursor.maxEscapedLength(text.count) + (core?.bytes.count ?? 0)
             + (JSONCursor.maxIntLength + 1) * tokens.count + (JSONCursor.maxDoubleLength + 1) * (logp.count + advantageTokens.count)
+        // Offsets from the record's first byte: where its core starts and ends, and its length.
+        var (coreStart, coreEnd, length) = (0, 0, 0)
         w.appendRaw(maxCount: bound) { c in
+            let first = c.position
             if let core {
                 switch schema {
                 case .verified: c.raw("{\"schema\":\"valence.verified/1\"")
@@ -62,8 +69,11 @@ public struct Rollout: Sendable, Equatable {
                     c.raw(schema.tag)
                     c.byte(UInt8(ascii: "\""))
                 }
+                coreStart = c.position - first
                 c.bytes(core.bytes)
+                coreEnd = c.position - first
                 encodeSuffix(&c, as: schema)
+                length = c.position - first
                 return
             }
             switch schema {
@@ -74,6 +84,7 @@ public struct Rollout: Sendable, Equatable {
                 c.raw(schema.tag)
                 c.raw("\",\"run\":\"")
             }
+            coreStart = c.position - first - 8  // the core starts at `,"run":"`
             c.hex16(run.value)
             c.raw("\",\"step\":")
             c.int(step)
@@ -91,8 +102,12 @@ public struct Rollout: Sendable, Equatable {
             tokens.withUnsafeBufferPointer { c.intArray($0) }
             c.raw(",\"logp\":")
             logp.withUnsafeBufferPointer { c.doubleArray($0) }
+            coreEnd = c.position - first
             encodeSuffix(&c, as: schema)
+            length = c.position - first
         }
+        let start = w.count - length
+        return (start + coreStart)..<(start + coreEnd)
     }
 
     /// The fields after `logp` and the closing brace.

@@ -55,6 +55,8 @@ public final class ShardWriter {
     var compressedBytes = 0
     var digest = Digest()
     var wroteFrame = false
+    /// The rollouts written so far, kept while the shard may be handed off whole (``write(_:as:core:)``).
+    @exclusivity(unchecked) var handed: HandedRollouts?
 
     /// Uncompressed bytes after which the pending records become one frame. Larger frames
     /// compress slightly better (one frame for the whole shard is 0.9% smaller than 1 MiB frames)
@@ -111,6 +113,7 @@ public final class ShardWriter {
         try json.withBytes { try writeFrame(of: $0) }
         json.reset()
         wroteFrame = true
+        handed = nil  // written here: no text to keep, so no records either
     }
 
     /// Compresses `src`, whole records, as one frame and writes it.
@@ -156,7 +159,8 @@ public final class ShardWriter {
 
     /// Hands the whole shard, still one frame of text in ``json``, to `queue`.
     private func handOff(to queue: WriteBehind) -> ShardSummary {
-        let text = WrittenShards.Text(taking: json.storage)
+        let text = WrittenShards.Text(taking: json.storage, rollouts: handed)
+        handed = nil
         json = JSONWriter(capacity: 16)
         let (path, records) = (path, records)
         // The same frame this thread would have made (the same bytes), compressed beside the

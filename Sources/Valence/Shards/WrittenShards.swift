@@ -31,16 +31,20 @@ public final class WrittenShards: @unchecked Sendable {
         let count: Int
         /// What keeps `base` alive: the writer's buffer, taken over, or a compact copy.
         private let owner: AnyObject
+        /// The records the text encodes, when its writer kept them (``HandedRollouts``).
+        let rollouts: HandedRollouts?
 
-        /// Takes over `storage`, a finished writer's buffer (no copy).
-        init(taking storage: ByteStorage) {
+        /// Takes over `storage`, a finished writer's buffer (no copy), and the records it encodes.
+        init(taking storage: ByteStorage, rollouts: HandedRollouts? = nil) {
             base = UnsafePointer(storage.base)
             count = storage.count
             owner = storage
+            self.rollouts = rollouts
         }
 
         /// A copy of `bytes`, no larger than they are.
-        init(copying bytes: UnsafeBufferPointer<UInt8>) {
+        init(copying bytes: UnsafeBufferPointer<UInt8>, rollouts: HandedRollouts? = nil) {
+            self.rollouts = rollouts
             count = bytes.count
             let box = Box(bytes)
             owner = box
@@ -98,7 +102,7 @@ public final class WrittenShards: @unchecked Sendable {
             guard let identity else { entries[path] = nil; return }
             entry.identity = identity
             // A compact copy instead of the writer's buffer (a frame's capacity, 1 MiB).
-            entry.text = entry.text.withBytes { Text(copying: $0) }
+            entry.text = entry.text.withBytes { Text(copying: $0, rollouts: entry.text.rollouts) }
             entries[path] = entry
             written.append(path)
             writtenBytes += entry.text.count

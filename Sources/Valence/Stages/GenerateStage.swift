@@ -67,8 +67,7 @@ public struct GenerateStage: ShardedStagePart {
                     rollout.text[j] = UInt8(48 + k)
                 }
                 rollout.sample = s
-                rollout.encode(into: &writer.json, as: .rollout)
-                try writer.endRecord()
+                try writer.write(rollout, as: .rollout)
             }
         }
         let summary = try writer.commit()

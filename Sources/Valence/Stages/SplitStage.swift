@@ -42,8 +42,7 @@ public struct SplitStage: ShardedStagePart {
             if let space, gathered != nil {
                 do { try gathered?[r.reward == 1 ? 0 : 1].add(r, space: space) } catch { gathered = nil }
             }
-            r.encode(into: &out.json, as: .verified, core: core)
-            try out.endRecord()
+            try out.write(r, as: .verified, core: core)
         }
         try tally.flush(into: groups)
         let summaries = [try positive.commit(), try negative.commit(), try groups.commit()]

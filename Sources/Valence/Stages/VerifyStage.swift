@@ -37,8 +37,7 @@ public struct VerifyStage: ShardedStagePart {
             case .wrong: stats.wrong += 1
             case .malformed: stats.malformed += 1
             }
-            r.encode(into: &writer.json, as: .verified, core: core)
-            try writer.endRecord()
+            try writer.write(r, as: .verified, core: core)
         }
         let summary = try writer.commit()
         return StageProduct(

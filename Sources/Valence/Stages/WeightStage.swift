@@ -129,8 +129,7 @@ public struct WeightStage: ShardedStagePart {
                     r.advantage = r.advantageTokens.reduce(0, +) / Double(rows.count)
                 }
                 sum += r.advantage
-                r.encode(into: &writer.json, as: .weighted, core: core)
-                try writer.endRecord()
+                try writer.write(r, as: .weighted, core: core)
             }
             let s = try writer.commit()
             outputs.append(.init(path: outFile, schema: .weighted, s))

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import Valence
+
+/// In-process, a part reads the rollouts the part before it wrote from the records it kept
+/// (`HandedRollouts`) instead of decoding the lines again. What it gets must be exactly what
+/// decoding gives it, into the same reused value: every field the line holds, the others left as
+/// they were, and the same core bytes to copy.
+@Suite(.serialized) struct HandedRolloutsTests {
+    /// Rollouts of every shape a shard holds: token counts 0-6, every verdict, token advantages
+    /// present or not, numbers of every layout.
+    static func records(_ schema: Schema) -> [Rollout] {
+        var rng = CounterRNG(seed: 9, purpose: .rollout)
+        return (0..<200).map { i in
+            var r = TestSupport.sampleRollout()
+            r.prompt = i / 8
+            r.sample = i % 8
+            let n = i % 7
+            r.tokens = (0..<n).map { _ in Int(rng.unit() * 10) }
+            r.text = r.tokens.map { UInt8(48 + $0) } + (i % 5 == 0 ? Array("+x".utf8) : [])
+            r.logp = (0..<n).map { j in j == 0 ? -0.0 : -rng.unit() * pow(10, Double(j) - 3) }
+            r.verdict = Verdict.allCases[i % 3]
+            r.reward = r.verdict.reward
+            r.advantage = (rng.unit() - 0.5) * 4
+            r.advantageTokens = schema == .weighted && i % 2 == 0 ? (0..<n).map { _ in rng.unit() - 0.5 } : []
+            return r
+        }
+    }
+
+    @Test(arguments: [Schema.rollout, .verified, .weighted])
+    func loadingARecordIsDecodingItsLine(schema: Schema) throws {
+        let dir = TestSupport.temporaryDirectory("valence-handed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let queue = WriteBehind()
+        queue.isOn = true
+        let path = "\(dir)/shard.jsonl.zst"
+        let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: queue)
+        let records = Self.records(schema)
+        for r in records { try writer.write(r, as: schema) }
+        try writer.commit()
+        let text = try #require(WrittenShards.shared.text(of: path))
+        let handed = try #require(text.rollouts)
+        #expect(handed.schema == schema && handed.count == records.count)
+
+        // Both readers start from a value that differs in every field, as a reused one does.
+        var decoded = TestSupport.sampleRollout(), loaded = decoded
+        decoded.verdict = .malformed; decoded.reward = 0; decoded.advantage = 7; decoded.advantageTokens = [1, 2]
+        loaded = decoded
+        var line = 0
+        try NumberTextCache.borrow { numbers in
+            try text.withBytes { bytes in
+                var start = 0
+                for end in bytes.indices where bytes[end] == 0x0A {
+                    let lineBytes = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                    let core = try #require(try decoded.decode(lineBytes, as: schema, numbers: numbers))
+                    handed.load(line, into: &loaded)
+                    #expect(loaded == decoded, "line \(line + 1)")
+                    let range = handed.core(line)
+                    #expect(Array(UnsafeBufferPointer(rebasing: bytes[range])) == Array(core.bytes), "line \(line + 1)")
+                    line += 1
+                    start = end + 1
+                }
+            }
+        }
+        #expect(line == records.count)
+        try queue.drain()
+    }
+
+    /// A shard that outgrows one frame is written in place: nothing is kept for it.
+    @Test func aShardWrittenInPlaceKeepsNoRecords() throws {
+        let dir = TestSupport.temporaryDirectory("valence-handed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let queue = WriteBehind()
+        queue.isOn = true
+        let path = "\(dir)/big.jsonl.zst"
+        let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: queue)
+        var r = TestSupport.sampleRollout()
+        r.text = Array(repeating: UInt8(ascii: "7"), count: 4000)
+        for i in 0..<400 {
+            r.sample = i
+            try writer.write(r, as: .verified)
+        }
+        let summary = try writer.commit()
+        #expect(!summary.isHandedOff && summary.records == 400)
+        #expect(WrittenShards.shared.text(of: path)?.rollouts == nil)
+        try queue.drain()
+    }
+}
