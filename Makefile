@@ -118,12 +118,16 @@ plot-deps: ## Try to install rsvg-convert (librsvg2-bin) for PNG copies of the f
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librsvg2-bin fonts-dejavu-core >/dev/null 2>&1) \
 	  || echo "plot-deps: rsvg-convert unavailable; figures stay SVG only"; } || true
 
-build: deps ## Build the valence-* executables ($(CONFIG)); NO_BUILD=1 uses the binaries as they are
+# NO_BUILD=1 uses the binaries as they are: no package check, no swift build, and (when they are
+# there) not even a shell, so `make run` costs make's own start only (docs/performance.md).
+build: $(if $(NO_BUILD),,deps) ## Build the valence-* executables ($(CONFIG)); NO_BUILD=1 uses the binaries as they are
 ifeq ($(NO_BUILD),)
 	@set -o pipefail; $(SWIFT) build -c $(CONFIG) 2>&1 \
 	  | { grep -vE '^(\[[0-9]+/[0-9]+\]|Building for|Write |Compiling|Planning|Fetching|Computing|Creating working|Working copy)' || true; }
-endif
 	@test -x $(BIN)/valence-eval || { echo "build: failed (see: $(SWIFT) build -c $(CONFIG))" >&2; exit 1; }
+else
+	$(if $(wildcard $(BIN)/valence-eval),,@echo "build: $(BIN)/valence-eval is missing (NO_BUILD=1 uses the binaries as they are: make build first)" >&2; exit 1)
+endif
 
 test: deps ## Build and run every test: unit, property, end-to-end (through this Makefile), one-node Slurm, install
 	$(SWIFT) build --build-tests
@@ -284,7 +288,7 @@ STAGE_DIR  := $(STATIC_SCRATCH)/install-tree
 # The installed commands: Package.swift's `stages` (the pipeline); its `tools` (valence-bench-codec,
 # a developer benchmark that needs the checkout's bench/ and simdjson) are not installed.
 INSTALL_STAGES = $(shell sed -n 's/^let stages = \[\(.*\)\]$$/\1/p' Package.swift | tr -d '",')
-INSTALL_BINS   := $(addprefix valence-,$(INSTALL_STAGES))
+INSTALL_BINS   = $(addprefix valence-,$(INSTALL_STAGES))
 MAN_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
 # Where the installed files go, relative to PREFIX (uninstall removes exactly these).
 INSTALLED_FILES = $(addprefix bin/,$(INSTALL_BINS)) $(addprefix share/man/man1/,$(addsuffix .1,$(INSTALL_BINS))) \
