@@ -85,4 +85,49 @@ import Testing
         #expect(WrittenShards.shared.text(of: path)?.rollouts == nil)
         try queue.drain()
     }
+
+    /// A record whose line the decoder would refuse (an advantage past 1e9, from a hand-edited
+    /// critic, say) is never handed over: its shard keeps no records, so the part reading it next
+    /// decodes it and fails on that line, as the stage executable would.
+    @Test func aShardWithARecordTheDecoderRefusesKeepsNoRecords() throws {
+        let dir = TestSupport.temporaryDirectory("valence-handed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let queue = WriteBehind()
+        queue.isOn = true
+        let path = "\(dir)/weighted.jsonl.zst"
+        let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: queue)
+        var r = TestSupport.sampleRollout()
+        for i in 0..<10 {
+            r.sample = i
+            r.advantage = i == 6 ? -2e9 : 0.5
+            try writer.write(r, as: .weighted)
+        }
+        try writer.commit()
+        let text = try #require(WrittenShards.shared.text(of: path))
+        #expect(text.rollouts == nil)
+        var line = 0
+        var refused: String?
+        try text.withBytes { bytes in
+            var start = 0
+            for end in bytes.indices where bytes[end] == 0x0A {
+                line += 1
+                var decoded = Rollout()
+                do {
+                    try decoded.decode(UnsafeBufferPointer(rebasing: bytes[start..<end]), as: .weighted)
+                } catch let e as RecordError {
+                    refused = "line \(line): \(e.message)"
+                }
+                start = end + 1
+            }
+        }
+        #expect(refused == "line 7: advantage -2000000000.0 is outside [-1e9, 1e9]")
+        #expect(TestSupport.sampleRollout().decodesAsWritten(as: .weighted))
+        var bad = TestSupport.sampleRollout()
+        bad.tokens[0] = 12
+        #expect(!bad.decodesAsWritten(as: .rollout))
+        bad = TestSupport.sampleRollout()
+        bad.reward = 0
+        #expect(bad.decodesAsWritten(as: .rollout) && !bad.decodesAsWritten(as: .verified))
+        try queue.drain()
+    }
 }

@@ -115,7 +115,7 @@ public struct ContextSpace: Sendable, Hashable {
     /// `rows` is the number of rows written, from row 0 (all by default).
     ///
     /// Hot path (three tables a step): one reserved run per row, keys as constant text. The bytes
-    /// are those ``JSONWriter``'s per-value methods write (`ContextSpaceTests` compares them).
+    /// are those ``JSONWriter``'s per-value methods write (`TableRowsTests` compares them).
     ///
     /// - Complexity: O(rows x payload).
     func writeRows(_ writer: ShardWriter, schema: Schema, fields: String = "", rows: Int? = nil, payloadBound: Int,

@@ -5,8 +5,11 @@
 ///
 /// Record i is line i of the text, and its core (the fields `run` through `logp`, which a reader
 /// copies into its own output: ``RolloutCore``) is at `core(i)` in it. ``load(_:into:)`` gives a
-/// reader exactly what decoding that line gives it: every line is the canonical encoding of its
-/// record, whose numbers read back as the same doubles.
+/// reader what decoding that line gives it: every line is the encoding of its record, whose numbers
+/// read back as the same doubles. A record the decoder would refuse (``Rollout/decodesAsWritten(as:)``:
+/// a value out of range, say an advantage past 1e9 from a hand-edited critic) is never kept: its
+/// shard keeps no records, so the next part decodes it and fails on that line, as a stage process
+/// would.
 ///
 /// The records are kept flat (their scalars, and every record's tokens, log-probabilities, text and
 /// token advantages in one array each): keeping `Rollout` values instead cost a retain per array
@@ -50,6 +53,11 @@ final class HandedRollouts: @unchecked Sendable {
     }
 
     var count: Int { entries.count }
+
+    /// The memory the records hold (what ``WrittenShards`` counts against its cap beside the text).
+    var bytes: Int {
+        entries.capacity * MemoryLayout<Entry>.stride + tokens.bytes + logp.bytes + text.bytes + advantageTokens.bytes
+    }
 
     func core(_ i: Int) -> Range<Int> { entries[i].core }
 
@@ -97,6 +105,9 @@ struct FlatBuffer<T> {
     private var count = 0
     private var capacity = 0
 
+    /// The memory held.
+    var bytes: Int { capacity * MemoryLayout<T>.stride }
+
     /// Appends `values`; where they are.
     @inline(__always)
     mutating func append(_ values: [T]) -> Range<Int> {
@@ -142,15 +153,41 @@ struct FlatBuffer<T> {
     }
 }
 
+extension Rollout {
+    /// Whether decoding the line ``encode(into:as:core:)`` writes for this record as `schema` gives
+    /// it back instead of an error: the checks of ``decode(_:as:)`` (tokens 0-9, as many finite
+    /// log-probabilities <= 0, a reward that agrees with the verdict, advantages within
+    /// +-``maxAdvantage``, one token advantage per token or none).
+    @inline(__always)
+    func decodesAsWritten(as schema: Schema) -> Bool {
+        guard tokens.count == logp.count else { return false }
+        for t in tokens where UInt(bitPattern: t) > 9 { return false }
+        for v in logp where !(v <= 0 && v >= -Double.greatestFiniteMagnitude) { return false }  // NaN fails both
+        if schema != .rollout && reward != verdict.reward { return false }
+        if schema == .weighted {
+            let limit = Rollout.maxAdvantage
+            guard advantage >= -limit && advantage <= limit,
+                  advantageTokens.isEmpty || advantageTokens.count == tokens.count else { return false }
+            for v in advantageTokens where !(v >= -limit && v <= limit) { return false }
+        }
+        return true
+    }
+}
+
 extension ShardWriter {
     /// Encodes `record` as one line of `schema` (copying `core`, the fields `run` through `logp`
     /// of the line it was decoded from, when given) and ends it. While the shard may still be
-    /// handed to the write-behind queue whole, the record is kept for the part that reads it next.
+    /// handed to the write-behind queue whole, the record is kept for the part that reads it next,
+    /// unless one of its records would not decode (then none of them is: the reader decodes).
     func write(_ record: Rollout, as schema: Schema, core: RolloutCore? = nil) throws {
         let range = record.encode(into: &json, as: schema, core: core)
-        if writeBehind != nil, !wroteFrame {
-            if handed == nil { handed = HandedRollouts(schema: schema) }
-            handed?.append(record, core: range)
+        if writeBehind != nil, !wroteFrame, keepsRollouts {
+            if record.decodesAsWritten(as: schema) {
+                if handed == nil { handed = HandedRollouts(schema: schema) }
+                handed?.append(record, core: range)
+            } else {
+                (handed, keepsRollouts) = (nil, false)
+            }
         }
         try endRecord()
     }

@@ -27,9 +27,9 @@ public struct ShardSummary: Sendable, Equatable {
 /// reads the concatenation as one stream.
 ///
 /// Given a ``WriteBehind`` queue that is on (an in-process run), a shard that fits one frame is
-/// handed over whole at ``commit()``: the queue's thread compresses and writes it, and its text
-/// goes to ``WrittenShards`` for the part that reads it next; nothing of it is compressed or
-/// written on the caller's thread. A shard that outgrows one frame is written here from then on, as
+/// handed over whole at ``commit()``: the queue's threads compress it and write it, and its text
+/// (with its rollouts, ``HandedRollouts``) goes to ``WrittenShards`` for the part that reads it
+/// next; nothing of it is compressed or written on the caller's thread. A shard that outgrows one frame is written here from then on, as
 /// without a queue.
 public final class ShardWriter {
     public let path: String
@@ -57,6 +57,8 @@ public final class ShardWriter {
     var wroteFrame = false
     /// The rollouts written so far, kept while the shard may be handed off whole (``write(_:as:core:)``).
     @exclusivity(unchecked) var handed: HandedRollouts?
+    /// False once a record was written that the reader must decode to be refused (``write(_:as:core:)``).
+    var keepsRollouts = true
 
     /// Uncompressed bytes after which the pending records become one frame. Larger frames
     /// compress slightly better (one frame for the whole shard is 0.9% smaller than 1 MiB frames)

@@ -19,7 +19,7 @@ import Darwin
 /// the same errors, and return the same digest.
 ///
 /// - Complexity: a pending lookup is a hash-table probe; a written one adds a `stat`. Written texts
-///   beyond ``capacityBytes`` in all are dropped, the oldest first; pending ones are kept until
+///   (with the records kept beside them, ``HandedRollouts``) beyond ``capacityBytes`` in all are dropped, the oldest first; pending ones are kept until
 ///   written (a run hands over about 0.7 MB a step at B x G = 512).
 public final class WrittenShards: @unchecked Sendable {
     /// The process's store, which ``ShardWriter`` fills and ``ShardReader`` reads.
@@ -50,6 +50,9 @@ public final class WrittenShards: @unchecked Sendable {
             owner = box
             base = box.base
         }
+
+        /// What keeping it costs against ``capacityBytes``: the text and its records.
+        var keptBytes: Int { count + (rollouts?.bytes ?? 0) }
 
         func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
             try withExtendedLifetime(owner) { try body(UnsafeBufferPointer(start: base, count: count)) }
@@ -89,7 +92,7 @@ public final class WrittenShards: @unchecked Sendable {
     /// written before it is recorded as pending).
     func pending(_ path: String, text: Text, submit: () -> BackgroundJob<ShardSummary>) {
         locked {
-            if let old = entries[path], old.identity != nil { removeWritten(path, bytes: old.text.count) }
+            if let old = entries[path], old.identity != nil { removeWritten(path, bytes: old.text.keptBytes) }
             entries[path] = Entry(text: text, write: submit(), identity: nil)
         }
     }
@@ -105,10 +108,10 @@ public final class WrittenShards: @unchecked Sendable {
             entry.text = entry.text.withBytes { Text(copying: $0, rollouts: entry.text.rollouts) }
             entries[path] = entry
             written.append(path)
-            writtenBytes += entry.text.count
+            writtenBytes += entry.text.keptBytes
             var dropped = 0
             while writtenBytes > capacityBytes, dropped < written.count {
-                if let gone = entries.removeValue(forKey: written[dropped]) { writtenBytes -= gone.text.count }
+                if let gone = entries.removeValue(forKey: written[dropped]) { writtenBytes -= gone.text.keptBytes }
                 dropped += 1
             }
             written.removeFirst(dropped)
@@ -121,7 +124,7 @@ public final class WrittenShards: @unchecked Sendable {
         locked {
             guard let entry = entries[path], entry.text === text else { return }
             entries[path] = nil
-            if entry.identity != nil { removeWritten(path, bytes: entry.text.count) }
+            if entry.identity != nil { removeWritten(path, bytes: entry.text.keptBytes) }
         }
     }
 

@@ -134,6 +134,11 @@ public struct StageEnvironment: Sendable {
     /// when it is not), so a stage that leaves the fields `run` through `logp` as they are can
     /// copy them into its output instead of encoding them again.
     /// `readAhead` decompresses on a second thread (see ``ShardReader/forEachLine(_:digest:readAhead:_:)``).
+    ///
+    /// A shard this process just wrote with its records kept (``HandedRollouts``) is not decoded:
+    /// each record is loaded into the reused value as decoding its line would set it, with the
+    /// line's core (always given: the lines are the encoder's own), and the same checks and errors,
+    /// by line.
     func forEachRollout(_ output: Manifest.Output, as schema: Schema, step: Int, readAhead: Bool = false,
                         _ body: (inout Rollout, RolloutCore?) throws -> Void) throws {
         var r = Rollout()

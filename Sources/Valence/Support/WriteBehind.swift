@@ -4,14 +4,15 @@ import Dispatch
 /// they were handed over, on a thread of their own (docs/performance.md, "write-behind").
 ///
 /// In `valence-step`, `make run` and the sweep, a stage part hands its one-frame shards (their
-/// compression and writing: temporary file, write, rename) and then its manifest to this queue; the
-/// next part reads what it needs from memory (``WrittenShards``) and starts at once. On a 2-core
-/// machine the step thread and the writes then use both cores.
+/// compression, done on a second thread beside the writer's, and their writing: temporary file,
+/// write, rename) and then its manifest to this queue; the next part reads what it needs from
+/// memory (``WrittenShards``) and starts at once. On a 2-core machine the step thread and the
+/// writes then use both cores.
 ///
 /// What the queue keeps from writing in place, one part after another:
 /// - Order: writes happen in the order they were handed over, so a part's manifest is still
 ///   written after its outputs, and after the manifests of the parts handed over before it (an eval
-///   runs beside the next step's parts, so its manifest may come after some of that step's shards).
+///   runs beside the next two steps' parts, so its manifest may come after some of their shards).
 /// - Nothing after a failure: once a write fails (a full disk), every write handed over later is
 ///   skipped and fails with that error, and ``check()`` throws it on the step thread before the
 ///   next part starts; the run reports the first write that failed in the queue's order.
