@@ -5,8 +5,8 @@ import CZstd
 /// The write-behind path (``ShardWriter``, ``WriteBehind``) compresses a handed-over shard on a
 /// thread of its own while the writer thread creates, writes and renames the files handed over
 /// before it, so the two halves of a write (zstd, then the file system) run side by side. The
-/// bytes are those ``ShardWriter`` makes for the same text in place: one `ZSTD_compress2` call with
-/// the same level and checksum flag on a context from the same pool.
+/// bytes are those ``ShardWriter`` makes for the same text in place: the same context parameters and
+/// call (``ShardWriter/compressor(from:level:path:)``, ``ShardWriter/compress(_:with:into:capacity:path:)``).
 final class CompressedFrame: @unchecked Sendable {
     /// The compressed bytes (owned, freed with the frame).
     let bytes: UnsafeRawBufferPointer
@@ -44,19 +44,11 @@ final class CompressedFrame: @unchecked Sendable {
     /// - Complexity: O(text.count).
     static func compress(_ text: UnsafeBufferPointer<UInt8>, level: Int32, path: String, scratch: Scratch) throws -> CompressedFrame {
         let contexts = ZstdContextPool.shared
-        guard let context = contexts.takeCompressor() else {
-            throw ValenceError.io(path: path, detail: "zstd could not allocate a compression context")
-        }
+        let context = try ShardWriter.compressor(from: contexts, level: level, path: path)
         defer { contexts.recycle(compressor: context) }
-        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
-        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
         let bound = ZSTD_compressBound(text.count)
-        // Not zero-filled: zstd writes every byte that is read.
         let room = scratch.room(bound)
-        let n = ZSTD_compress2(context, room, bound, text.baseAddress, text.count)
-        if ZSTD_isError(n) != 0 {
-            throw ValenceError.io(path: path, detail: "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
-        }
+        let n = try ShardWriter.compress(text, with: context, into: room, capacity: bound, path: path)
         let output = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 16)
         output.copyMemory(from: UnsafeRawBufferPointer(start: room, count: n))
         let bytes = UnsafeRawBufferPointer(output)

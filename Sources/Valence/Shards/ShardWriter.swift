@@ -78,14 +78,8 @@ public final class ShardWriter {
         self.level = level
         self.writeBehind = writeBehind.flatMap { $0.isOn ? $0 : nil }
         file = self.writeBehind == nil ? try AtomicFile(replacing: path) : nil
-        guard let cctx = contexts.takeCompressor() else {
-            throw ValenceError.io(path: path, detail: "zstd could not allocate a compression context")
-        }
-        context = cctx
+        context = try Self.compressor(from: contexts, level: level, path: path)
         self.contexts = contexts
-        // Sticky parameters: every ZSTD_compress2 call on this context uses them.
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
         // The compressed-frame buffer is allocated at the first frame, to that frame's bound (a
         // small shard never needs the 1 MiB a full frame does).
     }
@@ -128,10 +122,7 @@ public final class ShardWriter {
             output = .allocate(byteCount: bound, alignment: 16)
             outputCapacity = bound
         }
-        let n = ZSTD_compress2(context, output, outputCapacity, src.baseAddress, src.count)
-        if ZSTD_isError(n) != 0 {
-            throw ValenceError.io(path: path, detail: "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
-        }
+        let n = try Self.compress(src, with: context, into: output, capacity: outputCapacity, path: path)
         let produced = UnsafeRawBufferPointer(start: output, count: n)
         digest.update(produced)
         compressedBytes += n
@@ -184,5 +175,32 @@ public final class ShardWriter {
             }, skipped: { WrittenShards.shared.forget(path, text: text) })
         }
         return ShardSummary(path: path, records: records, bytes: 0, digest: 0)
+    }
+}
+
+extension ShardWriter {
+    /// A compression context from `contexts` with a shard's sticky parameters (`level`, and a
+    /// checksum in every frame): the one place a shard's frames get them, whether compressed here
+    /// or ahead of a write-behind write (``CompressedFrame``), so both give the same bytes.
+    static func compressor(from contexts: ZstdContextPool, level: Int32, path: String) throws -> OpaquePointer {
+        guard let context = contexts.takeCompressor() else {
+            throw ValenceError.io(path: path, detail: "zstd could not allocate a compression context")
+        }
+        // Sticky parameters: every ZSTD_compress2 call on this context uses them.
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
+        return context
+    }
+
+    /// Compresses `src`, whole records, as one frame into `dst` (`capacity` bytes, at least
+    /// `ZSTD_compressBound(src.count)`, not zero-filled: zstd writes every byte that is read); the
+    /// frame's size. `path` names the shard in an error.
+    static func compress(_ src: UnsafeBufferPointer<UInt8>, with context: OpaquePointer, into dst: UnsafeMutableRawPointer?,
+                         capacity: Int, path: String) throws -> Int {
+        let n = ZSTD_compress2(context, dst, capacity, src.baseAddress, src.count)
+        if ZSTD_isError(n) != 0 {
+            throw ValenceError.io(path: path, detail: "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
+        }
+        return n
     }
 }
