@@ -61,6 +61,20 @@ public enum ShardReader {
         }
         return (lines.records, wantsDigest ? source.digest.value : 0)
     }
+
+    /// Runs `body` for line `line` of the shard at `path`: an error in the line's content (invalid
+    /// JSON, a ``RecordError``) becomes one naming the file and line. Every reader of records goes
+    /// through here, so the same problem is reported the same way however the line was read.
+    @inline(__always)
+    static func atLine<R>(_ line: Int, of path: String, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let e as JSONSyntaxError {
+            throw ValenceError.badData(path: path, line: line, detail: "invalid JSON at \(e)")
+        } catch let e as RecordError {
+            throw ValenceError.badData(path: path, line: line, detail: e.message)
+        }
+    }
 }
 
 /// Decompressed bytes that end on a line boundary (or, for the last chunk, at the end of the file).
@@ -330,13 +344,7 @@ struct LineSplitter {
             break
         }
         if blank { return }
-        do {
-            try body(UnsafeBufferPointer(start: start, count: n), lineNumber)
-        } catch let e as JSONSyntaxError {
-            throw ValenceError.badData(path: path, line: lineNumber, detail: "invalid JSON at \(e)")
-        } catch let e as RecordError {
-            throw ValenceError.badData(path: path, line: lineNumber, detail: e.message)
-        }
+        try ShardReader.atLine(lineNumber, of: path) { try body(UnsafeBufferPointer(start: start, count: n), lineNumber) }
         records += 1
     }
 

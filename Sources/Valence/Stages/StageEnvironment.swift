@@ -164,12 +164,10 @@ public struct StageEnvironment: Sendable {
             try Confinement.check(path)
             try text.withBytes { bytes in
                 for i in 0..<handed.count {
-                    do {
+                    try ShardReader.atLine(i + 1, of: path) {
                         handed.load(i, into: &r)
                         try check(r)
                         try body(&r, RolloutCore(bytes: UnsafeBufferPointer(rebasing: bytes[handed.core(i)])))
-                    } catch let e as RecordError {
-                        throw ValenceError.badData(path: path, line: i + 1, detail: e.message)
                     }
                 }
             }
