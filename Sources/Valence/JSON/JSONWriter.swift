@@ -351,11 +351,6 @@ public struct JSONCursor {
     /// A finite double exactly as `Double.description` writes it.
     @inline(__always) public mutating func double(_ value: Double) {
         precondition(value.isFinite, "JSON cannot hold \(value)")
-        // Zero fills most of a step's gradient parts and untouched optimizer rows.
-        if value.bitPattern == 0 {
-            raw("0.0")
-            return
-        }
         // Integral values of moderate size are common (rewards, advantages): write them as "1.0".
         // (An integer conversion and back, not `rounded(.towardZero)`: that is a call to libm's trunc.)
         if abs(value) < 1e15 && Double(Int64(value)) == value {

@@ -29,8 +29,8 @@ public struct ShardSummary: Sendable, Equatable {
 /// Given a ``WriteBehind`` queue that is on (an in-process run), a shard that fits one frame is
 /// handed over whole at ``commit()``: the queue's threads compress it and write it, and its text
 /// (with its rollouts, ``HandedRollouts``) goes to ``WrittenShards`` for the part that reads it
-/// next; nothing of it is compressed or written on the caller's thread. A shard that outgrows one frame is written here from then on, as
-/// without a queue.
+/// next; nothing of it is compressed or written on the caller's thread. A shard that outgrows one
+/// frame is written here from then on, as without a queue.
 public final class ShardWriter {
     public let path: String
     /// The file being written; nil while the shard may still be handed to `writeBehind`.

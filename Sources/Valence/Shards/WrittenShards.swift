@@ -19,8 +19,9 @@ import Darwin
 /// the same errors, and return the same digest.
 ///
 /// - Complexity: a pending lookup is a hash-table probe; a written one adds a `stat`. Written texts
-///   (with the records kept beside them, ``HandedRollouts``) beyond ``capacityBytes`` in all are dropped, the oldest first; pending ones are kept until
-///   written (a run hands over about 0.7 MB a step at B x G = 512).
+///   (with the records kept beside them, ``HandedRollouts``) beyond ``capacityBytes`` in all are
+///   dropped, the oldest first; pending ones are kept until written (a run hands over about 0.7 MB
+///   a step at B x G = 512).
 public final class WrittenShards: @unchecked Sendable {
     /// The process's store, which ``ShardWriter`` fills and ``ShardReader`` reads.
     public static let shared = WrittenShards()

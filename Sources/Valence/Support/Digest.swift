@@ -54,7 +54,7 @@ public struct Digest: Sendable, Hashable {
     /// or hashed this very version of the file, else read and hashed (and recorded there).
     ///
     /// A shard this process has handed to its write-behind queue and not yet written has the digest
-    /// of the bytes it will hold (``WrittenShards``): this waits for the queue to have compressed it.
+    /// of the bytes it will hold (``WrittenShards``): this waits for the queue to have written it.
     public static func ofFile(_ path: String) throws -> Digest {
         if let pending = WrittenShards.shared.pendingWrite(of: path) { return Digest(value: try pending.wait().digest) }
         if let known = DigestCache.shared.digest(of: path) { return Digest(value: known) }
