@@ -27,14 +27,30 @@ import Testing
         }
     }
 
+    /// A fresh directory with a write-behind queue that is on, and shard writers that hand to it.
+    struct Handing {
+        let dir = TestSupport.temporaryDirectory("valence-handed")
+        let queue = WriteBehind()
+
+        init() { queue.isOn = true }
+
+        /// A writer of the shard `name` in ``dir``, and its path.
+        func writer(_ name: String) throws -> (path: String, writer: ShardWriter) {
+            let path = "\(dir)/\(name)"
+            return (path, try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: queue))
+        }
+
+        /// Waits for the queue, then removes the directory.
+        func finish() throws {
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try queue.drain()
+        }
+    }
+
     @Test(arguments: [Schema.rollout, .verified, .weighted])
     func loadingARecordIsDecodingItsLine(schema: Schema) throws {
-        let dir = TestSupport.temporaryDirectory("valence-handed")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let queue = WriteBehind()
-        queue.isOn = true
-        let path = "\(dir)/shard.jsonl.zst"
-        let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: queue)
+        let handing = Handing()
+        let (path, writer) = try handing.writer("shard.jsonl.zst")
         let records = Self.records(schema)
         for r in records { try writer.write(r, as: schema) }
         try writer.commit()
@@ -42,38 +58,28 @@ import Testing
         let handed = try #require(text.rollouts)
         #expect(handed.schema == schema && handed.count == records.count)
 
-        // Both readers start from a value that differs in every field, as a reused one does.
+        // Both readers start from a value that differs in every field, as a reused one does. The
+        // lines come from the shard reader, which reads them from the kept text.
         var decoded = TestSupport.sampleRollout(), loaded = decoded
         decoded.verdict = .malformed; decoded.reward = 0; decoded.advantage = 7; decoded.advantageTokens = [1, 2]
         loaded = decoded
-        var line = 0
-        try NumberTextCache.borrow { numbers in
-            try text.withBytes { bytes in
-                var start = 0
-                for end in bytes.indices where bytes[end] == 0x0A {
-                    let lineBytes = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                    let core = try #require(try decoded.decode(lineBytes, as: schema, numbers: numbers))
-                    handed.load(line, into: &loaded)
-                    #expect(loaded == decoded, "line \(line + 1)")
-                    let range = handed.core(line)
-                    #expect(Array(UnsafeBufferPointer(rebasing: bytes[range])) == Array(core.bytes), "line \(line + 1)")
-                    line += 1
-                    start = end + 1
-                }
+        let lines = try NumberTextCache.borrow { numbers in
+            try ShardReader.forEachLine(path, digest: false) { lineBytes, line in
+                let core = try #require(try decoded.decode(lineBytes, as: schema, numbers: numbers))
+                handed.load(line - 1, into: &loaded)
+                #expect(loaded == decoded, "line \(line)")
+                let kept = text.withBytes { Array(UnsafeBufferPointer(rebasing: $0[handed.core(line - 1)])) }
+                #expect(kept == Array(core.bytes), "line \(line)")
             }
-        }
-        #expect(line == records.count)
-        try queue.drain()
+        }.records
+        #expect(lines == records.count)
+        try handing.finish()
     }
 
     /// A shard that outgrows one frame is written in place: nothing is kept for it.
     @Test func aShardWrittenInPlaceKeepsNoRecords() throws {
-        let dir = TestSupport.temporaryDirectory("valence-handed")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let queue = WriteBehind()
-        queue.isOn = true
-        let path = "\(dir)/big.jsonl.zst"
-        let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: queue)
+        let handing = Handing()
+        let (path, writer) = try handing.writer("big.jsonl.zst")
         var r = TestSupport.sampleRollout()
         r.text = Array(repeating: UInt8(ascii: "7"), count: 4000)
         for i in 0..<400 {
@@ -83,19 +89,15 @@ import Testing
         let summary = try writer.commit()
         #expect(!summary.isHandedOff && summary.records == 400)
         #expect(WrittenShards.shared.text(of: path)?.rollouts == nil)
-        try queue.drain()
+        try handing.finish()
     }
 
     /// A record whose line the decoder would refuse (an advantage past 1e9, from a hand-edited
     /// critic, say) is never handed over: its shard keeps no records, so the part reading it next
     /// decodes it and fails on that line, as the stage executable would.
     @Test func aShardWithARecordTheDecoderRefusesKeepsNoRecords() throws {
-        let dir = TestSupport.temporaryDirectory("valence-handed")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let queue = WriteBehind()
-        queue.isOn = true
-        let path = "\(dir)/weighted.jsonl.zst"
-        let writer = try ShardWriter(path: path, level: 1, contexts: .shared, writeBehind: queue)
+        let handing = Handing()
+        let (path, writer) = try handing.writer("weighted.jsonl.zst")
         var r = TestSupport.sampleRollout()
         for i in 0..<10 {
             r.sample = i
@@ -103,24 +105,13 @@ import Testing
             try writer.write(r, as: .weighted)
         }
         try writer.commit()
-        let text = try #require(WrittenShards.shared.text(of: path))
-        #expect(text.rollouts == nil)
-        var line = 0
-        var refused: String?
-        try text.withBytes { bytes in
-            var start = 0
-            for end in bytes.indices where bytes[end] == 0x0A {
-                line += 1
+        #expect(try #require(WrittenShards.shared.text(of: path)).rollouts == nil)
+        #expect(throws: ValenceError.badData(path: path, line: 7, detail: "advantage -2000000000.0 is outside [-1e9, 1e9]")) {
+            _ = try ShardReader.forEachLine(path, digest: false) { line, _ in
                 var decoded = Rollout()
-                do {
-                    try decoded.decode(UnsafeBufferPointer(rebasing: bytes[start..<end]), as: .weighted)
-                } catch let e as RecordError {
-                    refused = "line \(line): \(e.message)"
-                }
-                start = end + 1
+                try decoded.decode(line, as: .weighted)
             }
         }
-        #expect(refused == "line 7: advantage -2000000000.0 is outside [-1e9, 1e9]")
         #expect(TestSupport.sampleRollout().decodesAsWritten(as: .weighted))
         var bad = TestSupport.sampleRollout()
         bad.tokens[0] = 12
@@ -128,6 +119,6 @@ import Testing
         bad = TestSupport.sampleRollout()
         bad.reward = 0
         #expect(bad.decodesAsWritten(as: .rollout) && !bad.decodesAsWritten(as: .verified))
-        try queue.drain()
+        try handing.finish()
     }
 }
