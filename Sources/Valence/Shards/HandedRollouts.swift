@@ -109,7 +109,7 @@ struct FlatBuffer<T> {
     var bytes: Int { capacity * MemoryLayout<T>.stride }
 
     /// Appends `values`; where they are.
-    @inline(__always)
+    @inline(__always) @discardableResult
     mutating func append(_ values: [T]) -> Range<Int> {
         let start = count
         values.withUnsafeBufferPointer { src in
