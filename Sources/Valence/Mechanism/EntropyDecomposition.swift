@@ -29,15 +29,7 @@ public enum EntropyDecomposition {
     /// How often each row is visited by `prompts` at their L positions, as a fraction of all
     /// n L visits: the weighting of the entropy metric (mean over prompts and positions).
     public static func rowWeights(space: ContextSpace, prompts: [(a: Int, b: Int)]) -> [Double] {
-        var weights = [Double](repeating: 0, count: space.rowCount)
-        guard !prompts.isEmpty else { return weights }
-        let unit = 1 / Double(prompts.count * space.length)
-        var rows: [Int] = []
-        for (a, b) in prompts {
-            space.rows(a: a, b: b, into: &rows)
-            for r in rows { weights[r] += unit }
-        }
-        return weights
+        PromptRows(space: space, prompts: prompts).weights
     }
 
     /// sum_r weights[r] * rowChange(row r): the predicted change of the weighted mean entropy of
@@ -71,7 +63,13 @@ extension EntropyDecomposition {
     /// when the step has no gradient file). Weighted like the entropy metric, at its temperature.
     public static func fields(before: TabularPolicy, after: TabularPolicy, parts: GradientParts?,
                               prompts: [(a: Int, b: Int)], temperature: Double) -> [(String, Double?)] {
-        let weights = rowWeights(space: before.space, prompts: prompts)
+        fields(before: before, after: after, parts: parts, weights: rowWeights(space: before.space, prompts: prompts),
+               temperature: temperature)
+    }
+
+    /// The same with the prompt set's row weights given (``PromptRows/weights``).
+    public static func fields(before: TabularPolicy, after: TabularPolicy, parts: GradientParts?,
+                              weights: [Double], temperature: Double) -> [(String, Double?)] {
         let pi = before.probabilities(temperature: temperature)
         let logPi = before.logProbabilities(temperature: temperature)
         var change = after.logits

@@ -14,9 +14,16 @@ public struct Evaluation: Sendable, Equatable {
 
     /// Evaluates softmax(z / T) on `prompts` (operand pairs).
     public static func evaluate(policy: TabularPolicy, prompts: [(a: Int, b: Int)], temperature: Double = 1) -> Evaluation {
+        evaluate(policy: policy, rows: PromptRows(space: policy.space, prompts: prompts), temperature: temperature)
+    }
+
+    /// Evaluates softmax(z / T) on the prompt set `rows` was made from (with this policy's space).
+    ///
+    /// - Complexity: O(rows x 10 + prompts x (length + |ks|)): one `log1p` and |ks| `expm1` per prompt.
+    public static func evaluate(policy: TabularPolicy, rows prompts: PromptRows, temperature: Double = 1) -> Evaluation {
         let space = policy.space
-        let task = space.task
-        let L = task.length
+        let L = prompts.length
+        precondition(L == space.length && prompts.weights.count == space.rowCount)
         let probs = policy.probabilities(temperature: temperature)
         // Row entropies and argmaxes once, then per-prompt sums.
         var rowEntropy = [Double](repeating: 0, count: space.rowCount)
@@ -35,20 +42,17 @@ public struct Evaluation: Sendable, Equatable {
         var pass = [Double](repeating: 0, count: PassAtK.ks.count)
         var greedyCorrect = 0
         var entropy = 0.0
-        var rows: [Int] = []
-        for (a, b) in prompts {
-            space.rows(a: a, b: b, into: &rows)
-            let answer = a + b
+        for i in 0..<prompts.count {
             var p = 1.0
             var greedyOK = true
-            for j in 0..<L {
-                let digit = task.digit(answer, at: j)
-                p *= probs[rows[j] * 10 + digit]
-                if rowArgmax[rows[j]] != digit { greedyOK = false }
-                entropy += rowEntropy[rows[j]]
+            for j in (i * L)..<(i * L + L) {
+                let row = prompts.rows[j], digit = prompts.digits[j]
+                p *= probs[row * 10 + digit]
+                if rowArgmax[row] != digit { greedyOK = false }
+                entropy += rowEntropy[row]
             }
             if greedyOK { greedyCorrect += 1 }
-            for (i, k) in PassAtK.ks.enumerated() { pass[i] += PassAtK.exact(p: p, k: k) }
+            PassAtK.addExact(p: p, into: &pass)
         }
         let n = Double(max(prompts.count, 1))
         return Evaluation(

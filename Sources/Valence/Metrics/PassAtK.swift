@@ -14,6 +14,18 @@ public enum PassAtK {
         return -expm1(Double(k) * log1p(-p))
     }
 
+    /// Adds ``exact(p:k:)`` for every k in ``ks`` to `sums` (one per k), bit for bit, with one
+    /// `log1p` for all of them instead of one each (an eval makes a thousand such calls).
+    @inline(__always)
+    public static func addExact(p: Double, into sums: inout [Double]) {
+        if p >= 1 {
+            for i in ks.indices { sums[i] += 1 }
+            return
+        }
+        let logMiss = log1p(-p)
+        for (i, k) in ks.enumerated() { sums[i] += -expm1(Double(k) * logMiss) }
+    }
+
     /// The unbiased estimator 1 - C(n-c, k) / C(n, k) from n samples with c correct, as a running
     /// product (never a large binomial).
     public static func unbiased(n: Int, c: Int, k: Int) -> Double {

@@ -111,7 +111,8 @@ public struct EvalStage: StagePart {
         var summaryLine = ""
         for split in splits {
             let prompts = try TaskPrompts.load(env, split: split, withAnswers: false)
-            let e = try Self.evaluation(env, RunLayout.policy(step), policy, split: split, prompts: prompts)
+            let rows = try Self.promptRows(env, split: split, prompts: prompts, space: space)
+            let e = try Self.evaluation(env, RunLayout.policy(step), policy, split: split, rows: rows)
             w.beginObject()
             w.key("schema"); w.string(Schema.metrics.rawValue)
             w.key("run"); w.string(env.runID.description)
@@ -126,9 +127,9 @@ public struct EvalStage: StagePart {
             w.key("entropy"); w.double(e.entropy)
             w.key("greedy"); w.double(e.greedy)
             if let previous {
-                let p = try Self.evaluation(env, RunLayout.policy(step - 1), previous, split: split, prompts: prompts)
+                let p = try Self.evaluation(env, RunLayout.policy(step - 1), previous, split: split, rows: rows)
                 w.key("entropy_delta"); w.double(e.entropy - p.entropy)
-                for (key, value) in EntropyDecomposition.fields(before: previous, after: policy, parts: parts, prompts: prompts.pairs,
+                for (key, value) in EntropyDecomposition.fields(before: previous, after: policy, parts: parts, weights: rows.weights,
                                                                 temperature: config.evalTemperature) {
                     w.key(key)
                     if let value { w.double(value) } else { w.null() }
@@ -197,10 +198,18 @@ public struct EvalStage: StagePart {
     /// in a process (eval of step N needs checkpoint N-1's entropy, which eval of step N-1 computed;
     /// through ``ParsedFiles``, keyed by the checkpoint's digest).
     static func evaluation(_ env: StageEnvironment, _ path: String, _ policy: TabularPolicy, split: String,
-                           prompts: TaskPrompts) throws -> Evaluation {
+                           rows: PromptRows) throws -> Evaluation {
         let temperature = env.config.evalTemperature
         return try env.files.value(env.layout.path(path), variant: "evaluation \(split) T=\(temperature)") {
-            Evaluation.evaluate(policy: policy, prompts: prompts.pairs, temperature: temperature)
+            Evaluation.evaluate(policy: policy, rows: rows, temperature: temperature)
+        }
+    }
+
+    /// A prompt set's rows, answer digits and row weights (``PromptRows``): the same at every step
+    /// of a run, so made once per process (through ``ParsedFiles``, keyed by the prompt shard's digest).
+    static func promptRows(_ env: StageEnvironment, split: String, prompts: TaskPrompts, space: ContextSpace) throws -> PromptRows {
+        try env.files.value(env.layout.path(RunLayout.taskShard(split)), variant: "prompt rows, window \(space.window)") {
+            PromptRows(space: space, prompts: prompts.pairs)
         }
     }
 
