@@ -36,6 +36,26 @@ import Glibc
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
+    /// A value equal to the one before it is copied from that one's text; a run of equal values,
+    /// zero beside negative zero, and every shape above repeated must read as the per-value writer
+    /// writes them.
+    @Test func repeatedValuesInAnArrayAreWrittenAsThemselves() {
+        var arrays: [[Double]] = [[-2.3025850929940455, -2.3025850929940455, -2.3025850929940455], [0, -0.0, -0.0, 0, 0],
+                                  [1e20, 1e20, 3, 3, 1e20], [], [7.5], [.leastNonzeroMagnitude, .leastNonzeroMagnitude, 0.1]]
+        arrays += Self.values(42, seed: 9).map { [$0, $0, 1, $0] }
+        for values in arrays {
+            var reference = JSONWriter()
+            reference.doubleArray(values)
+            let text = [UInt8](unsafeUninitializedCapacity: 2 + 33 * values.count) { buffer, count in
+                guard let base = buffer.baseAddress else { return }
+                var c = JSONCursor(base)
+                values.withUnsafeBufferPointer { c.doubleArray($0) }
+                count = c.position - base
+            }
+            #expect(text == reference.bytes, "\(values)")
+        }
+    }
+
     @Test func policyLinesAreThePerValueWritersLines() throws {
         let logits = Self.values(Self.space.rowCount * 10, seed: 1)
         let path = TestSupport.temporaryDirectory() + "/policy.jsonl.zst"

@@ -434,11 +434,27 @@ public struct JSONCursor {
     }
 
     /// `[-0.5,-1.25]`: at most 2 + 33 * count bytes.
+    ///
+    /// A value bit for bit equal to the one before it is written by copying that one's text: a
+    /// table row no sample has touched holds one value ten times (a quarter of a default run's
+    /// policy rows), and a copy costs a tenth of formatting it.
     @inline(__always) public mutating func doubleArray(_ values: UnsafeBufferPointer<Double>) {
         byte(UInt8(ascii: "["))
+        var previousBits: UInt64 = 0
+        var previousText = position
+        var previousLength = 0  // 0: no value written yet
         for (i, v) in values.enumerated() {
             if i > 0 { byte(UInt8(ascii: ",")) }
+            if previousLength > 0 && v.bitPattern == previousBits {
+                position.update(from: previousText, count: previousLength)
+                position += previousLength
+                continue
+            }
+            let start = position
             double(v)
+            previousBits = v.bitPattern
+            previousText = start
+            previousLength = position - start
         }
         byte(UInt8(ascii: "]"))
     }
