@@ -252,11 +252,17 @@ def research_speed():
     """The cost of runs at research scale (B x G = 512): what a researcher running many runs waits for."""
     out = {}
     make = ["make", "--no-print-directory", "-C", ROOT, "NO_BUILD=1", "CONFIG=release"]
-    # 1. A default 60-step run through make, against the NumPy script, alternated pairs.
+    # 1. A default 60-step run through make, against the NumPy script, alternated pairs. Each pair's
+    # run gets a directory of its own, all removed at the end of this section: a run made just after the
+    # previous one was deleted pays the file system for the deletion (on this VM's ext4, which has no
+    # journal, every new inode skips those freed in the last 30 s one by one: 8% of a run here), a
+    # cost of the harness, not of the run (docs/performance.md, "Research-speed runs (round 8)";
+    # bench/pairs.sh --delete-before measures it).
     ratios, valence_s, numpy_s, valence_cpu = [], [], [], []
-    path = os.path.join(DATA, "research-run")
-    for i in range(RUN_PAIRS):
+    paths = [os.path.join(DATA, f"research-run-{i}") for i in range(RUN_PAIRS)]
+    for path in paths:
         shutil.rmtree(path, ignore_errors=True)
+    for path in paths:
         v, cpu, _ = run(make + ["run", f"RUN={path}", "OBJECTIVE=psr", "QUIET=1"])
         n, _, _ = run([sys.executable, os.path.join(ROOT, "bench", "numpy_run.py"), "--objective", "psr"])
         valence_s.append(v)
@@ -268,7 +274,7 @@ def research_speed():
                     "median_valence_cpu_seconds": median(valence_cpu)}
     print(f"  60-step run: make run {median(valence_s):.2f}s ({median(valence_cpu):.2f} CPU-s), NumPy script "
           f"{median(numpy_s):.2f}s, median pair ratio {median(ratios):.2f}", flush=True)
-    out["run60"]["floor"] = run_floor(path)
+    out["run60"]["floor"] = run_floor(paths[-1])
     f = out["run60"]["floor"]
     print(f"  what any writer of this run pays: its {f['files']} files in {f['directories']} directories written again "
           f"(same bytes, no encoding) {f['files_seconds']:.3f}s, zstd -1 of their {f['mb']:.0f} MB {f['zstd_seconds']:.3f}s",
@@ -331,6 +337,8 @@ def research_speed():
         out[grid] = {"seconds": wall, "runs": runs}
         print(f"  {grid} grid: {wall:.1f}s of runs", flush=True)
         shutil.rmtree(d, ignore_errors=True)
+    for path in paths:  # last, so that no measurement above follows their deletion
+        shutil.rmtree(path, ignore_errors=True)
     return out
 
 
