@@ -67,6 +67,24 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 
+    /// Integers of every length 1-20 (the writer's `uint`, whose digit writer a double's digits also
+    /// go through), exactly as `String` writes them.
+    @Test func integersOfEveryLengthAreWrittenAsStringWritesThem() {
+        var rng = SplitMix(seed: 3)
+        var mismatches: [String] = []
+        for count in 1...20 {
+            let low: UInt64 = count == 1 ? 0 : (1..<count).reduce(1) { r, _ in r * 10 }
+            let span: UInt64 = count == 20 ? UInt64.max - low : low * 9 + (count == 1 ? 10 : 0)
+            for i in 0..<400 {
+                let n = i == 0 ? low : i == 1 ? low + span - (count == 20 ? 0 : 1) : low + rng.next() % span
+                var w = JSONWriter()
+                w.appendRaw(maxCount: JSONCursor.maxIntLength) { $0.uint(n) }
+                if String(decoding: w.bytes, as: UTF8.self) != String(n) { mismatches.append("\(n)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
     @Test func doublesRoundTripThroughWriterAndScanner() throws {
         var w = JSONWriter()
         for v in hardDoubles {
