@@ -255,8 +255,8 @@ def research_speed():
     # 1. A default 60-step run through make, against the NumPy script, alternated pairs. Each pair's
     # run gets a directory of its own, all removed at the end of this section: a run made just after the
     # previous one was deleted pays the file system for the deletion (on this VM's ext4, which has no
-    # journal, every new inode skips those freed in the last 30 s one by one: 8% of a run here), a
-    # cost of the harness, not of the run (docs/performance.md, "Research-speed runs (round 8)";
+    # journal, every new inode skips those freed in the last minute one by one: 5-10% of a run here),
+    # a cost of the harness, not of the run (docs/performance.md, "Research-speed runs (round 8)";
     # bench/pairs.sh --delete-before measures it).
     ratios, valence_s, numpy_s, valence_cpu = [], [], [], []
     paths = [os.path.join(DATA, f"research-run-{i}") for i in range(RUN_PAIRS)]

@@ -5,8 +5,8 @@
 #
 # As in the bench, each pair's run gets a directory of its own, all removed at the end. With
 # --delete-before every pair uses one directory, removed just before its run: what a run pays right
-# after a deletion (on a file system without a journal, ext4 skips the inodes freed in the last 30 s
-# one by one).
+# after a deletion (on a file system without a journal, ext4 skips the inodes freed in the last
+# minute one by one).
 #
 #   bench/pairs.sh N DIR [--delete-before]     e.g. bench/pairs.sh 9 /dev/shm   or   bench/pairs.sh 9 bench/data
 set -euo pipefail
