@@ -253,7 +253,7 @@ def research_speed():
     out = {}
     make = ["make", "--no-print-directory", "-C", ROOT, "NO_BUILD=1", "CONFIG=release"]
     # 1. A default 60-step run through make, against the NumPy script, alternated pairs. Each pair's
-    # run gets a directory of its own, all removed at the end of this section: a run made just after the
+    # run gets a directory of its own, all removed after the research measurements below: a run made just after the
     # previous one was deleted pays the file system for the deletion (on this VM's ext4, which has no
     # journal, every new inode skips those freed in the last minute one by one: 5-10% of a run here),
     # a cost of the harness, not of the run (docs/performance.md, "Research-speed runs (round 8)";
@@ -327,7 +327,7 @@ def research_speed():
     shutil.rmtree(path, ignore_errors=True)
     shutil.rmtree(path + "-cron", ignore_errors=True)
 
-    # 4. The grids: compare (18 runs x 60 steps) and ablation (72 runs), runs only, on all cores.
+    # 4. The grids: compare (22 runs x 60 steps) and ablation (72 runs), runs only, on all cores.
     for grid in ("compare", "ablation"):
         d = os.path.join(DATA, "research-" + grid)
         shutil.rmtree(d, ignore_errors=True)
@@ -337,7 +337,9 @@ def research_speed():
         out[grid] = {"seconds": wall, "runs": runs}
         print(f"  {grid} grid: {wall:.1f}s of runs", flush=True)
         shutil.rmtree(d, ignore_errors=True)
-    for path in paths:  # last, so that no measurement above follows their deletion
+    # Last, so that no measurement above follows their deletion (with the single directory earlier
+    # benches used).
+    for path in paths + [os.path.join(DATA, "research-run")]:
         shutil.rmtree(path, ignore_errors=True)
     return out
 

@@ -60,16 +60,11 @@ extension EntropyDecomposition {
     /// The metrics.jsonl fields of one step on one prompt set, in a fixed order: `entropy_pred`
     /// (the first-order change predicted from dz = z_t - z_(t-1)) and `entropy_dir_psr` /
     /// `entropy_dir_nsr` (the same prediction with the step's PSR or NSR gradient part as dz; nil
-    /// when the step has no gradient file). Weighted like the entropy metric, at its temperature.
-    public static func fields(before: TabularPolicy, after: TabularPolicy, parts: GradientParts?,
-                              prompts: [(a: Int, b: Int)], temperature: Double) -> [(String, Double?)] {
-        fields(before: before, after: after, parts: parts, weights: rowWeights(space: before.space, prompts: prompts),
-               temperature: temperature)
-    }
-
-    /// The same with the prompt set's row weights given (``PromptRows/weights``).
+    /// when the step has no gradient file). Weighted like the entropy metric, at its temperature:
+    /// `weights` are the prompt set's (``PromptRows/weights``, ``rowWeights(space:prompts:)``).
     public static func fields(before: TabularPolicy, after: TabularPolicy, parts: GradientParts?,
                               weights: [Double], temperature: Double) -> [(String, Double?)] {
+        precondition(weights.count == before.rowCount)
         let pi = before.probabilities(temperature: temperature)
         let logPi = before.logProbabilities(temperature: temperature)
         var change = after.logits

@@ -207,8 +207,11 @@ public struct EvalStage: StagePart {
 
     /// A prompt set's rows, answer digits and row weights (``PromptRows``): the same at every step
     /// of a run, so made once per process (through ``ParsedFiles``, keyed by the prompt shard's digest).
+    /// The variant names the digest `prompts` were parsed from: should the shard change between that
+    /// parse and this lookup, rows of the old prompts are never recorded as the new file's.
     static func promptRows(_ env: StageEnvironment, split: String, prompts: TaskPrompts, space: ContextSpace) throws -> PromptRows {
-        try env.files.value(env.layout.path(RunLayout.taskShard(split)), variant: "prompt rows, window \(space.window)") {
+        try env.files.value(env.layout.path(RunLayout.taskShard(split)),
+                            variant: "prompt rows of \(prompts.digest), window \(space.window)") {
             PromptRows(space: space, prompts: prompts.pairs)
         }
     }
@@ -223,8 +226,9 @@ public struct EvalStage: StagePart {
         var rows: [Int] = []
         let train = try TaskPrompts.load(env, split: "train", withAnswers: false)
         // The same for every step of a run: computed once per process (through ParsedFiles, keyed by
-        // the train shard's digest).
-        let correct = try env.files.value(env.layout.path(RunLayout.taskShard("train")), variant: "correct digits per row") {
+        // the train shard's digest, and by the digest `train` was parsed from, as ``promptRows`` is).
+        let correct = try env.files.value(env.layout.path(RunLayout.taskShard("train")),
+                                          variant: "correct digits per row of \(train.digest)") {
             var correct = [UInt16](repeating: 0, count: space.rowCount)
             for (a, b) in train.pairs {
                 space.rows(a: a, b: b, into: &rows)
