@@ -127,7 +127,7 @@ public final class ShardWriter {
         digest.update(produced)
         compressedBytes += n
         if file == nil { file = try AtomicFile(replacing: path) }  // more than one frame: written here
-        do { try file?.write(produced) } catch let error as ValenceError { throw error.naming(path) }
+        try file?.write(produced)  // an error names `path` (AtomicFile.write)
     }
 
     /// Compresses the last frame, makes the file durable and renames it into place. A shard
@@ -164,7 +164,7 @@ public final class ShardWriter {
                 do {
                     let compressed = try frame.wait()
                     let file = try AtomicFile(replacing: path)
-                    do { try file.write(compressed.bytes) } catch let error as ValenceError { throw error.naming(path) }
+                    try file.write(compressed.bytes)  // an error names `path` (AtomicFile.write)
                     let identity = try file.commit(digest: compressed.digest)
                     WrittenShards.shared.written(path, text: text, identity: identity)
                     return ShardSummary(path: path, records: records, bytes: compressed.bytes.count, digest: compressed.digest)

@@ -223,17 +223,14 @@ public struct EvalStage: StagePart {
                                       shards: [Manifest.Output]) throws -> RedistributionDiagnostic {
         let space = before.space
         var tokens = SampledTokens(rowCount: space.rowCount)
-        var rows: [Int] = []
         let train = try TaskPrompts.load(env, split: "train", withAnswers: false)
         // The same for every step of a run: computed once per process (through ParsedFiles, keyed by
         // the train shard's digest, and by the digest `train` was parsed from, as ``promptRows`` is).
         let correct = try env.files.value(env.layout.path(RunLayout.taskShard("train")),
                                           variant: "correct digits per row of \(train.digest)") {
+            let trainRows = PromptRows(space: space, prompts: train.pairs)
             var correct = [UInt16](repeating: 0, count: space.rowCount)
-            for (a, b) in train.pairs {
-                space.rows(a: a, b: b, into: &rows)
-                for j in 0..<rows.count { correct[rows[j]] |= 1 << UInt16(space.task.digit(a + b, at: j)) }
-            }
+            for (row, digit) in zip(trainRows.rows, trainRows.digits) { correct[row] |= 1 << UInt16(digit) }
             return correct
         }
         for output in shards {
