@@ -3,7 +3,8 @@
 #
 #   Tests/fuzz/fuzz.sh [--runs N] [--seed S] [--max-time SECONDS]     (or: make fuzz FUZZ_RUNS=N)
 #
-# Builds a libFuzzer binary from the Valence library sources and Tests/fuzz/FuzzMain.swift
+# Builds a libFuzzer binary from the Valence library sources, the harness
+# (Tests/ValenceTests/Fuzzing/DecoderFuzzing.swift) and Tests/fuzz/FuzzMain.swift
 # (swiftc -sanitize=fuzzer,address; without AddressSanitizer if that does not link), writes the
 # seed corpus (valid examples of every input kind, DecoderFuzzing.seeds) and runs N inputs with a
 # 10 s per-input timeout (a hang counts as a failure). If libFuzzer cannot be built here it falls
@@ -26,11 +27,11 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$ROOT/.build/fuzz
 BIN=$OUT/valence-fuzz
 mkdir -p "$OUT"
-SOURCES=$(find "$ROOT/Sources/Valence" -name '*.swift' | sort)
+SOURCES="$(find "$ROOT/Sources/Valence" -name '*.swift' | sort) $ROOT/Tests/ValenceTests/Fuzzing/DecoderFuzzing.swift"
 newest=$(ls -t $SOURCES "$ROOT/Tests/fuzz/FuzzMain.swift" | head -1)
 build() {
-  swiftc -swift-version 6 -O -parse-as-library -module-name ValenceFuzz -sanitize="$1" \
-    $SOURCES "$ROOT/Tests/fuzz/FuzzMain.swift" -I "$ROOT/Sources/CZstd" -lzstd -o "$BIN" 2> "$OUT/build.log"
+  swiftc -swift-version 6 -O -parse-as-library -module-name ValenceFuzz -sanitize="$1" -D VALENCE_FUZZ_MODULE \
+    $SOURCES "$ROOT/Tests/fuzz/FuzzMain.swift" -I "$ROOT/Sources/CZstd" -I "$ROOT/Sources/CSyscalls" -lzstd -o "$BIN" 2> "$OUT/build.log"
 }
 if [[ ! -x $BIN || $newest -nt $BIN ]]; then
   # Is libFuzzer available at all? (A compile error in the harness must fail, not fall back.)

@@ -2,14 +2,19 @@
 import Glibc
 #endif
 import CZstd
+// In the test target it reaches the library's internals by a testable import; `make fuzz` compiles it
+// into one module with the library's sources (Tests/fuzz/fuzz.sh defines VALENCE_FUZZ_MODULE).
+#if !VALENCE_FUZZ_MODULE
+@testable import Valence
+#endif
 
 /// Feeds arbitrary bytes to everything that reads files a person may have edited: the JSONL record
 /// decoders, the zstd shard reader, the policy reader, manifests, configs, and the verifier.
 ///
 /// Shared by the libFuzzer target (`Tests/fuzz`, `make fuzz`) and the seeded mutation test that
-/// runs inside `make test`. An input passes when every reader either accepts it or throws one of
-/// the typed errors the stages turn into a one-line message (no trap, no other error type, no
-/// hang), and when what it accepts also satisfies the invariants checked here: a decoded record
+/// runs inside `make test`; test code, not part of the shipped library. An input passes when every
+/// reader either accepts it or throws one of the typed errors the stages turn into a one-line
+/// message (no trap, no other error type, no hang), and when what it accepts also satisfies the invariants checked here: a decoded record
 /// re-encodes to bytes that decode to the same record, an accepted policy yields finite metrics,
 /// and the verifier agrees with a direct reading of docs/model.md 2.
 public enum DecoderFuzzing {
