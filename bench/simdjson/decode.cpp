@@ -226,7 +226,7 @@ inline uint64_t bits(double d) {
 }
 inline uint64_t rotl(uint64_t x, int k) { return x << k | x >> (64 - k); }
 
-// The checksum valence-bench-codec computes (CodecBenchmark.Checksum in the Valence library).
+// The checksum valence-bench-codec computes (CodecBenchmark.Checksum in Sources/valence-bench-codec).
 struct Checksum {
   uint64_t ids = 0, text = 0, tokens = 0, logp = 0, verdicts = 0, adv = 0;
   void add(const Rollout &r) {

@@ -1,8 +1,11 @@
+import Valence
+
 /// Decode-only timing of the rollout codec, for `valence-bench-codec` and `make bench-codec`: the
 /// measurement behind docs/performance.md, "Codec choice: simdjson measured".
 ///
-/// It lives in the library so that the timed loop calls the decoder from inside the module, as the
-/// stages do (`StageEnvironment.forEachRollout`), not across a module boundary.
+/// It lives beside the tool, outside the shipped library, and calls the decoders across the module
+/// boundary: the same ns per record as from inside the library, where it used to live
+/// (docs/performance.md, round 9).
 /// `bench/simdjson/decode.cpp` times simdjson On-Demand the same way on the same lines and computes
 /// the same ``Checksum``, so equal checksums show that both decoded the same values.
 public enum CodecBenchmark {
