@@ -41,4 +41,20 @@ import Testing
         // Every target was exercised.
         #expect(targets.allSatisfy { $0 > 0 })
     }
+
+    /// `make fuzz` compiles the library's sources with swiftc itself (Tests/fuzz/fuzz.sh), outside
+    /// SwiftPM: every C module the package declares must be on its include path. (One was not, from
+    /// the round that added CSyscalls until round 9, and `make fuzz` failed to compile.)
+    @Test func theFuzzBuildReachesEveryCModuleOfThePackage() throws {
+        let package = try String(contentsOfFile: "\(TestSupport.repoRoot)/Package.swift", encoding: .utf8)
+        let script = try String(contentsOfFile: "\(TestSupport.repoRoot)/Tests/fuzz/fuzz.sh", encoding: .utf8)
+        let declared = try NSRegularExpression(pattern: #"\.systemLibrary\(\s*name:\s*"([^"]+)""#)
+        let modules = declared.matches(in: package, range: NSRange(package.startIndex..., in: package)).compactMap {
+            Range($0.range(at: 1), in: package).map { String(package[$0]) }
+        }
+        #expect(modules.count >= 2, "CZstd and CSyscalls at least: \(modules)")
+        for module in modules {
+            #expect(script.contains(#"-I "$ROOT/Sources/\#(module)""#), "fuzz.sh does not pass -I for \(module)")
+        }
+    }
 }
