@@ -58,7 +58,8 @@ public struct PaperReport: Sendable {
         let space = try config.space
         let policy = try TabularPolicy.read(from: env.layout.path(RunLayout.policy(step)), space: space).policy
         let prompts = try TaskPrompts.load(env, split: "test", withAnswers: false)
-        return temperatures.map { Evaluation.evaluate(policy: policy, prompts: prompts.pairs, temperature: $0).passAtK }
+        let rows = PromptRows(space: space, prompts: prompts.pairs)  // once for all temperatures
+        return temperatures.map { Evaluation.evaluate(policy: policy, rows: rows, temperature: $0).passAtK }
     }
 
     public static func load(runs paths: [String], reference: String? = nil) throws -> PaperReport {

@@ -225,10 +225,11 @@ public struct EvalStage: StagePart {
         var tokens = SampledTokens(rowCount: space.rowCount)
         let train = try TaskPrompts.load(env, split: "train", withAnswers: false)
         // The same for every step of a run: computed once per process (through ParsedFiles, keyed by
-        // the train shard's digest, and by the digest `train` was parsed from, as ``promptRows`` is).
+        // the train shard's digest, and by the digest `train` was parsed from, as ``promptRows`` is),
+        // from the train prompts' rows that an eval of the train split (`--eval-train`) uses too.
         let correct = try env.files.value(env.layout.path(RunLayout.taskShard("train")),
                                           variant: "correct digits per row of \(train.digest)") {
-            let trainRows = PromptRows(space: space, prompts: train.pairs)
+            let trainRows = try Self.promptRows(env, split: "train", prompts: train, space: space)
             var correct = [UInt16](repeating: 0, count: space.rowCount)
             for (row, digit) in zip(trainRows.rows, trainRows.digits) { correct[row] |= 1 << UInt16(digit) }
             return correct
