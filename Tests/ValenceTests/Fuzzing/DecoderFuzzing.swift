@@ -14,9 +14,10 @@ import CZstd
 /// Shared by the libFuzzer target (`Tests/fuzz`, `make fuzz`) and the seeded mutation test that
 /// runs inside `make test`; test code, not part of the shipped library. An input passes when every
 /// reader either accepts it or throws one of the typed errors the stages turn into a one-line
-/// message (no trap, no other error type, no hang), and when what it accepts also satisfies the invariants checked here: a decoded record
-/// re-encodes to bytes that decode to the same record, an accepted policy yields finite metrics,
-/// and the verifier agrees with a direct reading of docs/model.md 2.
+/// message (no trap, no other error type, no hang), and when what it accepts also satisfies the
+/// invariants checked here: a decoded record re-encodes to bytes that decode to the same record, an
+/// accepted policy yields finite metrics, and the verifier agrees with a direct reading of
+/// docs/model.md 2.
 public enum DecoderFuzzing {
     /// What an input exercises; selected by its first byte (modulo the case count).
     public enum Target: UInt8, CaseIterable, Sendable {
