@@ -91,13 +91,14 @@ import Testing
         #expect(try TestSupport.valence("step", ["--run", "\(dir)/none"]).status == 66)
     }
 
-    /// In-process steps sync once per step (``Durability/stepBarrier``) instead of fsyncing every
-    /// file. A power loss between a step's last manifest and its barrier can leave manifests whose
-    /// outputs never reached the disk; the next call sees the step unrecorded in RUN/.synced, runs its
-    /// parts again, and each rewrites what no longer matches its manifest. Simulated here by undoing
-    /// the marker and damaging what a lost write leaves (a zeroed checkpoint, an empty shard, a lost
-    /// metrics line): the run ends byte-identical to one never interrupted.
-    @Test func lostWritesOfTheLastStepAreRedone() throws {
+    /// In-process steps do not fsync every file (``Durability/stepBarrier``): a call ends by recording
+    /// the last step it wrote and the boot it wrote it in (`RUN/.synced`), and the next call syncs
+    /// it. A power cut starts a new boot, and can leave manifests whose outputs never reached the
+    /// disk; the next call then sees steps after the last synced one written in another boot, runs
+    /// their parts again, and each rewrites what no longer matches its manifest. Simulated here by a
+    /// record from another boot and what a lost write leaves (a zeroed checkpoint, an empty shard, a
+    /// lost metrics line): the run ends byte-identical to one never interrupted.
+    @Test func lostWritesOfAnEarlierBootAreRedone() throws {
         let dir = TestSupport.temporaryDirectory("valence-inprocess")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let reference = "\(dir)/reference", run = "\(dir)/run"
@@ -105,10 +106,12 @@ import Testing
         for r in [reference, run] { try #require(try TestSupport.valence("init", ["--run", r] + flags).status == 0) }
         try #require(try TestSupport.valence("step", ["--run", reference, "--all", "-q"]).status == 0)
         for _ in 0..<2 { try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0) }
-        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "2\n")
+        // The second call synced what the first wrote (steps 0 and 1), then wrote step 2 unsynced.
+        let boot = try #require(BootIdentity.current, "Linux has a boot id")
+        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 1\nwritten 2 boot \(boot)\n")
 
-        // "Power loss" after step 2's manifests, before its barrier.
-        try "1\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
+        // A power cut after step 2's manifests, before anything synced them: a new boot.
+        try "synced 1\nwritten 2 boot 00000000-0000-4000-8000-000000000000\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
         let policy = "\(run)/\(RunLayout.policy(2))"
         let size = try Data(contentsOf: URL(fileURLWithPath: policy)).count
         try Data(count: size).write(to: URL(fileURLWithPath: policy))
@@ -121,8 +124,39 @@ import Testing
         #expect(r.stderr.contains("generate: step 2 part 2/2: "), "the emptied shard is written again: \(r.stderr)")
         #expect(r.stderr.contains("update: step 2: "), "the zeroed checkpoint is written again: \(r.stderr)")
         #expect(r.stderr.contains("split: step 2 part 1/2 is up to date"), "what was intact is left alone: \(r.stderr)")
+        #expect(!r.stderr.contains("step 1 part 1/2 is up to date"), "step 1 was synced: not verified again: \(r.stderr)")
+        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 2\nwritten 3 boot \(boot)\n")
         let a = try TestSupport.runFiles(reference), b = try TestSupport.runFiles(run)
         TestSupport.expectSameFiles(a, b)
+    }
+
+    /// In the boot that wrote them, the steps after the last synced one are exactly as written (only
+    /// a new boot can have lost a write): the next call syncs them without running their parts again.
+    /// A record without a boot (an earlier version's, or a torn one) or a process killed before its
+    /// record leaves them to be verified, as after a reboot.
+    @Test func stepsWrittenInThisBootAreSyncedNotVerified() throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = "\(dir)/run"
+        let flags = ["-q", "--steps", "3"] + Self.flags.dropFirst(2)
+        try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+        try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)  // steps 0 and 1
+        let boot = try #require(BootIdentity.current, "Linux has a boot id")
+        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "written 1 boot \(boot)\n")
+
+        var r = try TestSupport.valence("step", ["--run", run, "--verbose"])
+        try #require(r.status == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("step 1 part"), "step 1, written in this boot, is not verified: \(r.stderr)")
+        #expect(r.stderr.contains("generate: step 2 part 1/2: "), "\(r.stderr)")
+        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 1\nwritten 2 boot \(boot)\n")
+
+        // An earlier version's record (the synced step alone): step 2 is verified, then synced.
+        try "1\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
+        r = try TestSupport.valence("step", ["--run", run, "--verbose"])
+        try #require(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("generate: step 2 part 1/2 is up to date"), "\(r.stderr)")
+        #expect(!r.stderr.contains("step 1 part"), "\(r.stderr)")
+        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 2\nwritten 3 boot \(boot)\n")
     }
 
     /// The eval of step N runs beside steps N+1 and N+2's stages. When it fails, the run stops with the eval's

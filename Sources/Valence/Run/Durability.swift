@@ -14,13 +14,14 @@ import Darwin
 /// - ``eachFile`` (the stage executables, one process per part): fsync every output and its directory
 ///   before the manifest that lists it, so a durable manifest always has durable outputs.
 /// - ``stepBarrier`` (`valence-step`, `make run`, the sweep: whole steps in one process): no fsync per
-///   file; one `syncfs` after each step (``barrier(_:)``), recorded in `RUN/.synced`. After a power
-///   loss at most the step in flight and the step before it (if the loss came between that step's last
-///   manifest and its barrier) can hold lost writes, and the driver redoes both: every part compares
-///   its outputs with the digests its manifest records and reruns when they differ, exactly as after
-///   a hand-edited file. Steps are deterministic, so what it rewrites is what was lost.
-///   About 30 fsyncs per step become one `syncfs`: at B x G = 512 that is most of a step's wall time
-///   (docs/performance.md).
+///   file. A `syncfs` (``barrier(_:)``) at most once a second while steps run, recorded in
+///   `RUN/.synced` (``DurabilityRecord``); at the end of a call the driver records the last step it
+///   wrote and the boot it wrote it in (``BootIdentity``), and does not wait for the disk. The next
+///   call syncs first: in the same boot nothing can have been lost (a power cut or a kernel crash
+///   starts a new boot); in another, it verifies every step after the last synced one (every part
+///   compares its outputs with the digests its manifest records and reruns when they differ, exactly
+///   as after a hand-edited file). Steps are deterministic, so what it rewrites is what was lost.
+///   About 30 fsyncs per step became one `syncfs`, and a short run none (docs/performance.md).
 public enum Durability: Sendable, Equatable {
     case eachFile
     case stepBarrier
@@ -43,25 +44,6 @@ public enum Durability: Sendable, Equatable {
         #else
         sync()
         #endif
-    }
-}
-
-/// `RUN/.synced`: the last step whose writes a barrier made durable (a few bytes, overwritten in
-/// place; a torn or missing record reads as "none", which only costs a verification).
-public struct SyncedMarker {
-    public let layout: RunLayout
-
-    public init(layout: RunLayout) { self.layout = layout }
-
-    var path: String { layout.path(".synced") }
-
-    public func read() -> Int? {
-        guard let text = try? FileSystem.readText(path), text.hasSuffix("\n") else { return nil }
-        return Int(text.dropLast())
-    }
-
-    public func write(_ step: Int) throws {
-        try FileSystem.writeAtomically(path, text: "\(step)\n")
     }
 }
 
