@@ -170,24 +170,40 @@ public struct RunDriver {
     /// (``DurabilityRecord``), and the next call syncs it (``makeDurable(through:)``). Where the
     /// boot has no id, the end of a call syncs as a barrier does.
     ///
-    /// The `syncfs` at the end of a 60-step run was 12-17% of its wall time on ext4 (ABBA blocks
-    /// of fresh runs, docs/performance.md): the run's 12 MB, 1,650 files and directories still
-    /// dirty, or (with a `syncfs` every 50 ms on another thread) written back while the steps ran.
+    /// Once a call has run for ``flushAfter``, a `syncfs` on another thread (after a step, when
+    /// ``flushInterval`` has passed since the last and none is running) starts the disk writing
+    /// what the steps wrote so far (it records nothing): the next barrier, or the next call, then
+    /// finds little left to write. A shorter call (a 60-step run takes 0.2 s) syncs nothing: the
+    /// `syncfs` at the end of a 60-step run, or those every 50 ms while it ran, were 12-17% of its
+    /// wall time on ext4 (ABBA blocks of fresh runs, docs/performance.md).
     struct Barrier {
         static let interval = 1.0
+        static let flushAfter = 0.5
+        static let flushInterval = 0.05
+        let started = ProgressLine.monotonicSeconds()
         var last = ProgressLine.monotonicSeconds()
         var pending: Int?
+        var flushed = ProgressLine.monotonicSeconds()
+        var flushing: BackgroundJob<Void>?
 
         mutating func passed(step: Int, _ driver: RunDriver) throws {
             guard Durability.current == .stepBarrier else { return }
             pending = step
-            if ProgressLine.monotonicSeconds() - last >= Self.interval { try sync(driver) }
+            let now = ProgressLine.monotonicSeconds()
+            if now - last >= Self.interval { return try sync(driver) }
+            if now - started >= Self.flushAfter, now - flushed >= Self.flushInterval, flushing?.isFinished ?? true {
+                let root = driver.env.layout.root
+                flushing = BackgroundJob { try? Durability.barrier(root) }
+                flushed = now
+            }
         }
 
         /// The end of a call: records what it wrote, in this boot, or syncs where there is no boot id.
         mutating func finish(_ driver: RunDriver) throws {
             guard let step = pending else { return }
             guard let boot = driver.boot else { return try sync(driver) }
+            _ = try? flushing?.wait()
+            flushing = nil
             try driver.env.writes.drain()  // every file of the step handed to the kernel first
             var record = DurabilityRecord.read(driver.env.layout)
             record.written = .init(step: step, boot: boot)
@@ -198,6 +214,8 @@ public struct RunDriver {
         /// Makes every step through the pending one durable and records it.
         mutating func sync(_ driver: RunDriver) throws {
             guard let step = pending else { return }
+            _ = try? flushing?.wait()
+            flushing = nil
             try driver.env.writes.drain()  // the step's files are all written before they are synced
             try Durability.barrier(driver.env.layout.root)
             var record = DurabilityRecord.read(driver.env.layout)
