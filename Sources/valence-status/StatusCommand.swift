@@ -7,7 +7,7 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "valence-status",
         abstract: "Say where a run is: the last evaluated step and what comes next.",
-        discussion: "With --next, prints only the next step to run (0 when the base policy is not yet evaluated) or 'done', for scripts."
+        discussion: "With --next, prints only the next step to run (0 when the base policy is not yet evaluated) or 'done', for scripts. Otherwise, for a run driven by valence-step, a second line says which steps are on disk and which the next call syncs or verifies (docs/reliability.md, \"Power cuts\")."
     )
 
     @Option(name: .customLong("run"), help: ArgumentHelp("The run directory.", valueName: "dir"))
@@ -15,6 +15,22 @@ struct StatusCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Print only the next step number, or 'done'.")
     var next = false
+
+    /// Where the steps through `last` stand against a power cut (docs/reliability.md, "Power cuts"),
+    /// for a run driven in-process; nil for one that has no record (the stage executables fsync
+    /// every file).
+    static func onDisk(_ record: DurabilityRecord, through last: Int) -> String? {
+        guard record != DurabilityRecord() else { return nil }
+        let synced = record.synced ?? -1
+        if synced >= last { return "on disk through step \(last)" }
+        let start = synced >= 0 ? "on disk through step \(synced); " : ""
+        func steps(_ r: ClosedRange<Int>) -> String { r.count == 1 ? "step \(r.lowerBound)" : "steps \(r.lowerBound)-\(r.upperBound)" }
+        guard let unknown = record.unverified(through: last, boot: BootIdentity.current) else {
+            return start + "\(steps((synced + 1)...last)) written in this boot, synced by the next call"
+        }
+        let written = unknown.lowerBound > synced + 1 ? "\(steps((synced + 1)...(unknown.lowerBound - 1))) written in this boot; " : ""
+        return start + written + "\(steps(unknown)) not known to be on disk (written before the last reboot, or by a call that stopped before its record): the next call verifies them"
+    }
 
     func run() throws {
         try runStage("valence-status") {
@@ -29,6 +45,9 @@ struct StatusCommand: ParsableCommand {
                 Console.output("\(runPath): complete: \(config.steps) of \(config.steps) steps (\(config.objective.rawValue), window \(config.window), seed \(config.seed))")
             } else {
                 Console.output("\(runPath): \(last.map { "evaluated through step \($0)" } ?? "not yet evaluated"); next step \(nextStep) of \(config.steps) (\(config.objective.rawValue), window \(config.window), seed \(config.seed))")
+            }
+            if !next, let last, let disk = Self.onDisk(DurabilityRecord.read(layout), through: last) {
+                Console.output("\(runPath): \(disk)")
             }
         }
     }

@@ -143,20 +143,28 @@ import Testing
         try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)  // steps 0 and 1
         let boot = try #require(BootIdentity.current, "Linux has a boot id")
         #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "written 1 boot \(boot)\n")
+        func status() throws -> String { try TestSupport.valence("status", ["--run", run]).stdout }
+        #expect(try status().contains("\(run): steps 0-1 written in this boot, synced by the next call\n"))
 
         var r = try TestSupport.valence("step", ["--run", run, "--verbose"])
         try #require(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("step 1 part"), "step 1, written in this boot, is not verified: \(r.stderr)")
         #expect(r.stderr.contains("generate: step 2 part 1/2: "), "\(r.stderr)")
         #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 1\nwritten 2 boot \(boot)\n")
+        #expect(try status().contains("\(run): on disk through step 1; step 2 written in this boot, synced by the next call\n"))
 
         // An earlier version's record (the synced step alone): step 2 is verified, then synced.
         try "1\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
+        #expect(try status().contains("\(run): on disk through step 1; step 2 not known to be on disk"))
         r = try TestSupport.valence("step", ["--run", run, "--verbose"])
         try #require(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("generate: step 2 part 1/2 is up to date"), "\(r.stderr)")
         #expect(!r.stderr.contains("step 1 part"), "\(r.stderr)")
         #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 2\nwritten 3 boot \(boot)\n")
+        #expect(try status() == "\(run): complete: 3 of 3 steps (w-reinforce, window 0, seed 9)\n\(run): on disk through step 2; step 3 written in this boot, synced by the next call\n")
+        // The call on a complete run syncs what the last one wrote.
+        try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)
+        #expect(try status().hasSuffix("\(run): on disk through step 3\n"))
     }
 
     /// The eval of step N runs beside steps N+1 and N+2's stages. When it fails, the run stops with the eval's
