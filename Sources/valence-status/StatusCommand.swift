@@ -21,15 +21,15 @@ struct StatusCommand: ParsableCommand {
     /// every file).
     static func onDisk(_ record: DurabilityRecord, through last: Int) -> String? {
         guard record != DurabilityRecord() else { return nil }
-        let synced = record.synced ?? -1
-        if synced >= last { return "on disk through step \(last)" }
-        let start = synced >= 0 ? "on disk through step \(synced); " : ""
-        func steps(_ r: ClosedRange<Int>) -> String { r.count == 1 ? "step \(r.lowerBound)" : "steps \(r.lowerBound)-\(r.upperBound)" }
-        guard let unknown = record.unverified(through: last, boot: BootIdentity.current) else {
-            return start + "\(steps((synced + 1)...last)) written in this boot, synced by the next call"
+        let synced = min(record.synced ?? -1, last)
+        if synced >= last { return "synced through step \(last)" }
+        let start = synced >= 0 ? "synced through step \(synced); " : ""
+        let after = (synced + 1)...last
+        let steps = after.count == 1 ? "step \(last)" : "steps \(after.lowerBound)-\(last)"
+        if record.unverified(through: last, boot: BootIdentity.current) == nil {
+            return start + "\(steps) written in this boot, synced by the next call"
         }
-        let written = unknown.lowerBound > synced + 1 ? "\(steps((synced + 1)...(unknown.lowerBound - 1))) written in this boot; " : ""
-        return start + written + "\(steps(unknown)) not known to be on disk (written before the last reboot, or by a call that stopped before its record): the next call verifies them"
+        return start + "\(steps) not known to be on disk (written before the last reboot, or a sync failed): the next call verifies them"
     }
 
     func run() throws {

@@ -10,11 +10,11 @@ import Testing
         let records = [
             DurabilityRecord(),
             DurabilityRecord(synced: 0),
-            DurabilityRecord(written: .init(step: 7, boot: Self.boot)),
-            DurabilityRecord(synced: 12, written: .init(step: 60, boot: Self.boot)),
+            DurabilityRecord(boot: Self.boot),
+            DurabilityRecord(synced: 12, boot: Self.boot),
         ]
         for record in records { #expect(DurabilityRecord(text: record.text) == record, "\(record.text)") }
-        #expect(DurabilityRecord(synced: 12, written: .init(step: 60, boot: "b")).text == "synced 12\nwritten 60 boot b\n")
+        #expect(DurabilityRecord(synced: 12, boot: "b").text == "synced 12\nboot b\n")
     }
 
     @Test func anEarlierVersionsRecordReadsAsSynced() {
@@ -22,32 +22,26 @@ import Testing
     }
 
     /// Anything but a whole record reads as nothing recorded (which only costs a verification).
-    @Test(arguments: ["", "synced 3", "synced 3\nwritten 4 boot b", "synced -1\n", "synced +3\n", "synced 03\n",
-                      "synced x\n", "synced 3 4\n", "written 4 boot\n", "written 4 boot a b\n", "written 4 node b\n",
-                      "\n", "synced 3\n\n", "fsynced 3\n", "written 4 boot \(String(repeating: "a", count: 65))\n",
-                      "written 4 boot caf\u{e9}\n", "synced 3\r\n"])
+    @Test(arguments: ["", "synced 3", "synced 3\nboot b", "synced -1\n", "synced +3\n", "synced 03\n",
+                      "synced x\n", "synced 3 4\n", "boot\n", "boot a b\n", "written 4 boot b\n",
+                      "\n", "synced 3\n\n", "fsynced 3\n", "boot \(String(repeating: "a", count: 65))\n",
+                      "boot caf\u{e9}\n", "synced 3\r\n"])
     func aTornOrUnknownRecordReadsAsNone(_ text: String) {
         #expect(DurabilityRecord(text: text) == DurabilityRecord(), "\(text.debugDescription)")
     }
 
-    /// The steps through `last` a call verifies are exactly those neither synced nor written in its
-    /// boot (every combination of small values, against the rule read step by step).
-    @Test func theStepsToVerifyAreThoseNeitherSyncedNorWrittenInThisBoot() {
-        let boots: [String?] = [nil, "a", "b"]
+    /// The steps through `last` a call verifies are exactly those after the synced one, unless the
+    /// record names the call's boot (every combination of small values, read step by step).
+    @Test func theStepsToVerifyAreThoseAfterTheSyncedOneUnlessWrittenInThisBoot() {
         for synced in [nil, 0, 1, 3, 5] as [Int?] {
-            for writtenStep in [nil, 0, 2, 3, 6] as [Int?] {
-                for recordBoot in ["a", "b"] {
-                    let record = DurabilityRecord(synced: synced, written: writtenStep.map { .init(step: $0, boot: recordBoot) })
-                    for boot in boots {
-                        for last in 0...6 {
-                            let expected = (0...last).filter { step in
-                                if let synced, step <= synced { return false }
-                                if let writtenStep, let boot, boot == recordBoot, step <= writtenStep { return false }
-                                return true
-                            }
-                            let got = record.unverified(through: last, boot: boot).map(Array.init) ?? []
-                            #expect(got == expected, "\(record.text.debugDescription) boot \(boot ?? "none") last \(last)")
-                        }
+            for recordBoot in [nil, "a", "b"] as [String?] {
+                let record = DurabilityRecord(synced: synced, boot: recordBoot)
+                for boot in [nil, "a", "b"] as [String?] {
+                    for last in 0...6 {
+                        let trusted = boot != nil && recordBoot == boot
+                        let expected = (0...last).filter { step in !trusted && step > (synced ?? -1) }
+                        let got = record.unverified(through: last, boot: boot).map(Array.init) ?? []
+                        #expect(got == expected, "\(record.text.debugDescription) boot \(boot ?? "none") last \(last)")
                     }
                 }
             }

@@ -91,14 +91,16 @@ import Testing
         #expect(try TestSupport.valence("step", ["--run", "\(dir)/none"]).status == 66)
     }
 
-    /// In-process steps do not fsync every file (``Durability/stepBarrier``): a call ends by recording
-    /// the last step it wrote and the boot it wrote it in (`RUN/.synced`), and the next call syncs
-    /// it. A power cut starts a new boot, and can leave manifests whose outputs never reached the
-    /// disk; the next call then sees steps after the last synced one written in another boot, runs
-    /// their parts again, and each rewrites what no longer matches its manifest. Simulated here by a
-    /// record from another boot and what a lost write leaves (a zeroed checkpoint, an empty shard, a
-    /// lost metrics line): the run ends byte-identical to one never interrupted.
-    @Test func lostWritesOfAnEarlierBootAreRedone() throws {
+    /// In-process steps do not fsync every file (``Durability/stepBarrier``): a call records this
+    /// boot in `RUN/.synced` before it writes anything, syncs what earlier calls wrote, and ends
+    /// without syncing. A power cut starts a new boot, and can leave manifests whose outputs never
+    /// reached the disk; the next call then finds the steps after the last synced one written in
+    /// another boot, runs their parts again, and each rewrites what no longer matches its manifest.
+    /// Simulated here by a record from another boot and what a lost write leaves (a zeroed
+    /// checkpoint, an empty shard, a lost metrics line): the run ends byte-identical to one never
+    /// interrupted.
+    @Test(.enabled(if: BootIdentity.current != nil, "needs a boot id (Linux)"))
+    func lostWritesOfAnEarlierBootAreRedone() throws {
         let dir = TestSupport.temporaryDirectory("valence-inprocess")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let reference = "\(dir)/reference", run = "\(dir)/run"
@@ -107,11 +109,11 @@ import Testing
         try #require(try TestSupport.valence("step", ["--run", reference, "--all", "-q"]).status == 0)
         for _ in 0..<2 { try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0) }
         // The second call synced what the first wrote (steps 0 and 1), then wrote step 2 unsynced.
-        let boot = try #require(BootIdentity.current, "Linux has a boot id")
-        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 1\nwritten 2 boot \(boot)\n")
+        let boot = try #require(BootIdentity.current)
+        #expect(try Self.record(run) == "synced 1\nboot \(boot)\n")
 
         // A power cut after step 2's manifests, before anything synced them: a new boot.
-        try "synced 1\nwritten 2 boot 00000000-0000-4000-8000-000000000000\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
+        try "synced 1\nboot 00000000-0000-4000-8000-000000000000\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
         let policy = "\(run)/\(RunLayout.policy(2))"
         let size = try Data(contentsOf: URL(fileURLWithPath: policy)).count
         try Data(count: size).write(to: URL(fileURLWithPath: policy))
@@ -125,24 +127,26 @@ import Testing
         #expect(r.stderr.contains("update: step 2: "), "the zeroed checkpoint is written again: \(r.stderr)")
         #expect(r.stderr.contains("split: step 2 part 1/2 is up to date"), "what was intact is left alone: \(r.stderr)")
         #expect(!r.stderr.contains("step 1 part 1/2 is up to date"), "step 1 was synced: not verified again: \(r.stderr)")
-        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 2\nwritten 3 boot \(boot)\n")
+        #expect(try Self.record(run) == "synced 2\nboot \(boot)\n")
         let a = try TestSupport.runFiles(reference), b = try TestSupport.runFiles(run)
         TestSupport.expectSameFiles(a, b)
     }
 
-    /// In the boot that wrote them, the steps after the last synced one are exactly as written (only
-    /// a new boot can have lost a write): the next call syncs them without running their parts again.
-    /// A record without a boot (an earlier version's, or a torn one) or a process killed before its
-    /// record leaves them to be verified, as after a reboot.
-    @Test func stepsWrittenInThisBootAreSyncedNotVerified() throws {
+    /// In the boot that wrote them, the steps after the last synced one are exactly as written (a
+    /// kill loses nothing, and a power cut starts a new boot): the next call syncs them without
+    /// running their parts again. A record that names no boot (an earlier version's) leaves them to
+    /// be verified, as after a reboot. Steps written again after a rewind stop counting as synced.
+    /// `valence-status` says where each stands.
+    @Test(.enabled(if: BootIdentity.current != nil, "needs a boot id (Linux)"))
+    func stepsWrittenInThisBootAreSyncedNotVerified() throws {
         let dir = TestSupport.temporaryDirectory("valence-inprocess")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = "\(dir)/run"
         let flags = ["-q", "--steps", "3"] + Self.flags.dropFirst(2)
         try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
         try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)  // steps 0 and 1
-        let boot = try #require(BootIdentity.current, "Linux has a boot id")
-        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "written 1 boot \(boot)\n")
+        let boot = try #require(BootIdentity.current)
+        #expect(try Self.record(run) == "boot \(boot)\n")
         func status() throws -> String { try TestSupport.valence("status", ["--run", run]).stdout }
         #expect(try status().contains("\(run): steps 0-1 written in this boot, synced by the next call\n"))
 
@@ -150,21 +154,101 @@ import Testing
         try #require(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("step 1 part"), "step 1, written in this boot, is not verified: \(r.stderr)")
         #expect(r.stderr.contains("generate: step 2 part 1/2: "), "\(r.stderr)")
-        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 1\nwritten 2 boot \(boot)\n")
-        #expect(try status().contains("\(run): on disk through step 1; step 2 written in this boot, synced by the next call\n"))
+        #expect(try Self.record(run) == "synced 1\nboot \(boot)\n")
+        #expect(try status().contains("\(run): synced through step 1; step 2 written in this boot, synced by the next call\n"))
 
         // An earlier version's record (the synced step alone): step 2 is verified, then synced.
         try "1\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
-        #expect(try status().contains("\(run): on disk through step 1; step 2 not known to be on disk"))
+        #expect(try status().contains("\(run): synced through step 1; step 2 not known to be on disk"))
         r = try TestSupport.valence("step", ["--run", run, "--verbose"])
         try #require(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("generate: step 2 part 1/2 is up to date"), "\(r.stderr)")
         #expect(!r.stderr.contains("step 1 part"), "\(r.stderr)")
-        #expect(try String(contentsOfFile: "\(run)/.synced", encoding: .utf8) == "synced 2\nwritten 3 boot \(boot)\n")
-        #expect(try status() == "\(run): complete: 3 of 3 steps (w-reinforce, window 0, seed 9)\n\(run): on disk through step 2; step 3 written in this boot, synced by the next call\n")
+        #expect(try Self.record(run) == "synced 2\nboot \(boot)\n")
+        #expect(try status() == "\(run): complete: 3 of 3 steps (w-reinforce, window 0, seed 9)\n\(run): synced through step 2; step 3 written in this boot, synced by the next call\n")
         // The call on a complete run syncs what the last one wrote.
         try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)
-        #expect(try status().hasSuffix("\(run): on disk through step 3\n"))
+        #expect(try Self.record(run) == "synced 3\nboot \(boot)\n")
+        #expect(try status().hasSuffix("\(run): synced through step 3\n"))
+
+        // A rewind: steps 2 and 3 deleted and taken again are no longer synced.
+        for step in [2, 3] { try FileManager.default.removeItem(atPath: "\(run)/\(RunLayout.stepDirectory(step))") }
+        try #require(try TestSupport.valence("step", ["--run", run, "--all", "-q"]).status == 0)
+        #expect(try Self.record(run) == "synced 1\nboot \(boot)\n")
+        #expect(try status().hasSuffix("\(run): synced through step 1; steps 2-3 written in this boot, synced by the next call\n"))
+    }
+
+    /// A failed `syncfs` (a write-back error, which the kernel reports once) fails the call that
+    /// meets it (exit 74, one line), and the record stops vouching for the unsynced steps: the
+    /// next call verifies them instead of trusting them, then syncs. The failure is injected with
+    /// strace.
+    @Test(.enabled(if: BootIdentity.current != nil && TestSupport.straceWorks, "needs a boot id and strace"))
+    func aFailedSyncIsReportedAndItsStepsVerified() throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = "\(dir)/run"
+        let flags = ["-q", "--steps", "3"] + Self.flags.dropFirst(2)
+        try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+        try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)  // steps 0 and 1, unsynced
+        let boot = try #require(BootIdentity.current)
+
+        let failed = try TestSupport.run("/usr/bin/env", ["strace", "-f", "-o", "/dev/null", "-e", "trace=syncfs",
+                                                          "-e", "inject=syncfs:error=EIO",
+                                                          "\(TestSupport.binDirectory)/valence-step", "--run", run, "-q"])
+        #expect(failed.status == 74, "\(failed.stderr)")
+        #expect(failed.stderr == "valence-step: error: \(run): syncfs failed: Input/output error\n", "\(failed.stderr)")
+        #expect(try Self.record(run) == "", "the record names no boot any more")
+        #expect(!FileManager.default.fileExists(atPath: "\(run)/\(RunLayout.stepDirectory(2))"), "nothing new was written")
+
+        let r = try TestSupport.valence("step", ["--run", run, "--verbose"])
+        try #require(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("generate: step 1 part 1/2 is up to date"), "step 1 is verified: \(r.stderr)")
+        #expect(r.stderr.contains("eval: step 0 is up to date"), "and step 0: \(r.stderr)")
+        #expect(try Self.record(run) == "synced 1\nboot \(boot)\n")
+    }
+
+    /// The three ways a call can find the steps after the last synced one, through the driver
+    /// itself: written in its boot (synced, not verified), in another (verified, then synced), or
+    /// with no boot id at all (verified; and the call ends with a sync instead of trusting a boot).
+    @Test func theDriverTrustsOnlyItsOwnBoot() throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = "\(dir)/run"
+        let flags = ["-q", "--steps", "4"] + Self.flags.dropFirst(2)
+        try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+        let said = Said()
+        func call(boot: String?) throws -> [String] {
+            let driver = RunDriver(env: try StageEnvironment(run: run, log: { said.append($0) }),
+                                   durability: .stepBarrier, boot: boot)
+            try driver.advance(allSteps: false)
+            return said.taken()
+        }
+        func verified(_ step: Int, _ lines: [String]) -> Bool { lines.contains("update: step \(step) is up to date") }
+
+        _ = try call(boot: "a")  // steps 0 and 1
+        #expect(try Self.record(run) == "boot a\n")
+        var lines = try call(boot: "a")  // step 2
+        #expect(!verified(1, lines), "\(lines)")
+        #expect(try Self.record(run) == "synced 1\nboot a\n")
+        lines = try call(boot: "b")  // another boot: step 2 verified; step 3
+        #expect(verified(2, lines) && !verified(1, lines), "\(lines)")
+        #expect(try Self.record(run) == "synced 2\nboot b\n")
+        lines = try call(boot: nil)  // no boot id: step 3 verified; step 4, synced at the call's end
+        #expect(verified(3, lines) && !verified(2, lines), "\(lines)")
+        #expect(try Self.record(run) == "synced 4\n")
+    }
+
+    static func record(_ run: String) throws -> String {
+        try String(contentsOfFile: "\(run)/.synced", encoding: .utf8)
+    }
+
+    /// Log lines gathered from the stages (the step thread's and the evals').
+    final class Said: @unchecked Sendable {
+        private var lines: [String] = []
+        private let lock = NSLock()
+        func append(_ line: String) { lock.withLock { lines.append(line) } }
+        /// The lines so far, and a fresh start.
+        func taken() -> [String] { lock.withLock { defer { lines = [] }; return lines } }
     }
 
     /// The eval of step N runs beside steps N+1 and N+2's stages. When it fails, the run stops with the eval's

@@ -147,13 +147,11 @@ for f in "$W"/traces/*; do
   TARGETS+=("$key")
 done
 # Stage order within a step, for choosing a second kill at or after the first.
-# The last step RUN/.synced (docs/reliability.md) accounts for: synced, or written during this boot.
-durable_through() {
-  awk -v boot="$(cat /proc/sys/kernel/random/boot_id)" '
-    $1 == "synced" && NF == 2 { if ($2 > n) n = $2 }
-    $1 == "written" && NF == 4 && $4 == boot { if ($2 > n) n = $2 }
-    BEGIN { n = -1 } END { print n }' "$1/.synced" 2>/dev/null || echo -1
-}
+# RUN/.synced (docs/reliability.md, "Power cuts"): the step it calls synced, and whether it names
+# this boot. It must never call synced a step not evaluated on disk, whatever the kill left.
+synced_step() { awk '$1 == "synced" && NF == 2 { n = $2 } NF == 1 && $1 ~ /^[0-9]+$/ { n = $1 } BEGIN { n = -1 } END { print n }' "$1/.synced" 2>/dev/null || echo -1; }
+names_this_boot() { grep -qx "boot $(cat /proc/sys/kernel/random/boot_id)" "$1/.synced" 2>/dev/null; }
+evaluated_through() { local n; n=$("$REAL/valence-status" --run "$1" --next 2>/dev/null) || { echo -1; return; }; [[ $n == done ]] && echo "$STEPS" || echo $((n - 1)); }
 order() { case $1 in init) echo 0 ;; step) echo 1 ;; generate) echo 1 ;; verify) echo 2 ;; split) echo 3 ;; weight) echo 4 ;; update) echo 5 ;; eval) echo 6 ;; esac; }
 
 # ---- Trials ---------------------------------------------------------------------------------
@@ -221,6 +219,10 @@ while (( kills < POINTS )); do
     untriggered=$((untriggered + 1))
     continue
   fi
+  early=
+  if [[ $MODE_PATH == in-process && -f $RUN/config.json ]] && (( $(synced_step "$RUN") > $(evaluated_through "$RUN") )); then
+    early="after the kill, RUN/.synced calls step $(synced_step "$RUN") synced, but steps are evaluated through $(evaluated_through "$RUN") only"
+  fi
   # Recover as a user would: a run whose creation was killed with `make run` (run.sh, whose
   # valence-step --create creates it again; by hand in stages mode: valence-init again, then the stages), any other
   # run the way cron does, taking steps until it is complete.
@@ -234,13 +236,15 @@ while (( kills < POINTS )); do
       [[ $("$REAL/valence-status" --run "$RUN" --next) == done ]] && break
     done
   fi
-  problem=
-  # RUN/.synced records the calls' history, not a result: it must account for every step instead
-  # (synced, or written during this boot), whichever calls made them.
-  if ! diff -r -x .synced "$W/ref" "$RUN" > "$W/diff.txt" 2>&1; then
+  problem=$early
+  # RUN/.synced records the calls' history, not a result: it must name this boot (the last call
+  # recorded it before writing) and call synced no step that is not evaluated.
+  if [[ -n $problem ]]; then
+    :
+  elif ! diff -r -x .synced "$W/ref" "$RUN" > "$W/diff.txt" 2>&1; then
     problem="differs from the reference: $(head -3 "$W/diff.txt" | tr '\n' ' ')"
-  elif [[ $MODE_PATH == in-process && $(durable_through "$RUN") != "$STEPS" ]]; then
-    problem="RUN/.synced accounts for steps through $(durable_through "$RUN") of $STEPS: $(tr '\n' ' ' < "$RUN/.synced")"
+  elif [[ $MODE_PATH == in-process ]] && ! { names_this_boot "$RUN" && (( $(synced_step "$RUN") <= $(evaluated_through "$RUN") )); }; then
+    problem="RUN/.synced does not name this boot, or calls synced a step not evaluated: $(tr '\n' ' ' < "$RUN/.synced" 2>/dev/null)"
   elif [[ $(wc -l < "$RUN/metrics.jsonl") -ne $((STEPS + 1)) || -n $(sort "$RUN/metrics.jsonl" | uniq -d) ]]; then
     problem="metrics.jsonl has missing or duplicate lines"
   fi

@@ -14,14 +14,14 @@ import Darwin
 /// - ``eachFile`` (the stage executables, one process per part): fsync every output and its directory
 ///   before the manifest that lists it, so a durable manifest always has durable outputs.
 /// - ``stepBarrier`` (`valence-step`, `make run`, the sweep: whole steps in one process): no fsync per
-///   file. A `syncfs` (``barrier(_:)``) at most once a second while steps run, recorded in
-///   `RUN/.synced` (``DurabilityRecord``); at the end of a call the driver records the last step it
-///   wrote and the boot it wrote it in (``BootIdentity``), and does not wait for the disk. The next
-///   call syncs first: in the same boot nothing can have been lost (a power cut or a kernel crash
-///   starts a new boot); in another, it verifies every step after the last synced one (every part
-///   compares its outputs with the digests its manifest records and reruns when they differ, exactly
-///   as after a hand-edited file). Steps are deterministic, so what it rewrites is what was lost.
-///   About 30 fsyncs per step became one `syncfs`, and a short run none (docs/performance.md).
+///   file. Before a call writes anything, the driver syncs what earlier calls wrote and records this
+///   boot (``BootIdentity``) in `RUN/.synced` (``DurabilityRecord``); while steps run, a `syncfs`
+///   (``barrier(_:)``) at most once a second; at its end, none. Steps after the last synced one that
+///   the record says were written in this boot are synced without being read; in another boot (a
+///   power cut or a kernel crash starts a new one), or after a failed `syncfs`, they are verified
+///   (every part compares its outputs with the digests its manifest records and reruns when they
+///   differ, exactly as after a hand-edited file). Steps are deterministic, so what it rewrites is
+///   what was lost. About 30 fsyncs per step became one `syncfs` per call (docs/performance.md).
 public enum Durability: Sendable, Equatable {
     case eachFile
     case stepBarrier

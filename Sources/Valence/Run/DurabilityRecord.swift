@@ -2,48 +2,38 @@
 /// (``Durability/stepBarrier``), in two lines:
 ///
 ///     synced 12
-///     written 60 boot 6f1c2b0e-5d1a-4c55-9d8e-1b0a7c3e9f20
+///     boot 6f1c2b0e-5d1a-4c55-9d8e-1b0a7c3e9f20
 ///
-/// - `synced N`: the last step a `syncfs` made durable.
-/// - `written N boot ID`: the last step a driver finished writing (every file handed to the kernel)
-///   during the boot `ID` (``BootIdentity``).
+/// - `synced N`: the last step a `syncfs` made durable (absent: none).
+/// - `boot ID`: the boot (``BootIdentity``) in which every step after `synced` was written, by the
+///   in-process driver or by the stage executables, which fsync every file (absent: unknown).
 ///
-/// A power cut or a kernel crash starts a new boot, so while the boot id is unchanged every step
-/// through `written` is exactly as written, on the disk or still in the page cache: only the steps
-/// after `synced` that were not written during this boot can hold lost writes, and the next call
-/// verifies those (``unverified(through:boot:)``). A line the record does not know, a torn or a
-/// missing record reads as nothing recorded, which only costs a verification. The record of earlier
-/// versions (`N` alone on its line) reads as `synced N`.
+/// ``RunDriver`` keeps both true: before a call writes anything it verifies and syncs what came
+/// before unless it was written in this boot, lowers `synced` below the steps it is about to write
+/// again, and only then records this boot; a failed `syncfs` drops the boot. A power cut or a
+/// kernel crash starts a new boot, so in a new boot the steps after `synced` are verified (their
+/// parts run again, each comparing its outputs with its manifest's digests). A line the record does
+/// not know, a torn or a missing record reads as nothing recorded, which only costs a verification.
+/// The record of earlier versions (`N` alone on its line) reads as `synced N`.
 public struct DurabilityRecord: Equatable, Sendable {
     /// The last step whose writes a `syncfs` made durable.
     public var synced: Int?
-    /// The last step a driver finished writing, and the boot it wrote it in.
-    public var written: Written?
+    /// The boot every step after ``synced`` was written in.
+    public var boot: String?
 
-    public struct Written: Equatable, Sendable {
-        public var step: Int
-        public var boot: String
-
-        public init(step: Int, boot: String) {
-            self.step = step
-            self.boot = boot
-        }
-    }
-
-    public init(synced: Int? = nil, written: Written? = nil) {
+    public init(synced: Int? = nil, boot: String? = nil) {
         self.synced = synced
-        self.written = written
+        self.boot = boot
     }
 
-    /// The completed steps through `last` that may hold writes lost since they were made, in a
-    /// process running during `boot`: those after `synced`, except the ones written during `boot`
-    /// (all of them when `boot` is nil: nothing tells this boot from another). nil when none.
+    /// The completed steps through `last` that may hold writes lost since they were made, seen from
+    /// a process running during `boot`: every step after ``synced``, unless they were all written
+    /// during `boot` (never when `boot` is nil: nothing tells this boot from another). nil when none.
     ///
     /// - Complexity: O(1).
     public func unverified(through last: Int, boot: String?) -> ClosedRange<Int>? {
-        var intact = synced ?? -1
-        if let written, let boot, written.boot == boot { intact = max(intact, written.step) }
-        let first = max(0, intact + 1)
+        if let boot, self.boot == boot { return nil }
+        let first = max(0, (synced ?? -1) + 1)
         return first <= last ? first...last : nil
     }
 
@@ -53,7 +43,7 @@ public struct DurabilityRecord: Equatable, Sendable {
     public var text: String {
         var lines: [String] = []
         if let synced { lines.append("synced \(synced)") }
-        if let written { lines.append("written \(written.step) boot \(written.boot)") }
+        if let boot { lines.append("boot \(boot)") }
         return lines.map { $0 + "\n" }.joined()
     }
 
@@ -72,9 +62,9 @@ public struct DurabilityRecord: Equatable, Sendable {
             case (2, "synced"):
                 guard let step = Self.step(words[1]) else { return }
                 record.synced = step
-            case (4, "written"):
-                guard let step = Self.step(words[1]), words[2] == "boot", Self.isValidBoot(String(words[3])) else { return }
-                record.written = Written(step: step, boot: String(words[3]))
+            case (2, "boot"):
+                guard Self.isValidBoot(String(words[1])) else { return }
+                record.boot = String(words[1])
             default:
                 return
             }
@@ -102,7 +92,7 @@ public struct DurabilityRecord: Equatable, Sendable {
     }
 
     /// Replaces the run's record (atomically; not fsynced: a record lost with the page cache reads
-    /// as an older one or none, which only costs a verification).
+    /// as an older one or none, and comes with a new boot, which only costs a verification).
     public func write(_ layout: RunLayout) throws {
         try FileSystem.writeAtomically(Self.path(layout), text: text)
     }

@@ -11,12 +11,17 @@ public struct RunDriver {
     public let env: StageEnvironment
     /// Shards processed at once within a sharded stage.
     public var jobs: Int
+    /// How this driver makes its writes durable: a driver process sets ``Durability/current`` to
+    /// ``Durability/stepBarrier`` before it starts (tests pass it here instead).
+    public var durability: Durability
     /// The boot this process runs in (``BootIdentity``), as the durability record names it.
     public var boot: String?
 
-    public init(env: StageEnvironment, jobs: Int = 1, boot: String? = BootIdentity.current) {
+    public init(env: StageEnvironment, jobs: Int = 1, durability: Durability = Durability.current,
+                boot: String? = BootIdentity.current) {
         self.env = env
         self.jobs = max(1, jobs)
+        self.durability = durability
         self.boot = boot
     }
 
@@ -165,17 +170,21 @@ public struct RunDriver {
     }
 
     /// Under ``Durability/stepBarrier``: a `syncfs` at most once a second while steps run (group
-    /// commit: a run does not wait on the disk after every step), recorded in `RUN/.synced`. At the
-    /// end of a call, no `syncfs`: the record takes the last step written and this boot
-    /// (``DurabilityRecord``), and the next call syncs it (``makeDurable(through:)``). Where the
+    /// commit: a run does not wait on the disk after every step), recorded in `RUN/.synced`
+    /// (``DurabilityRecord``). The end of a call does not sync: ``makeDurable(through:)`` recorded
+    /// this boot before the call wrote anything, and the next call syncs what it wrote. Where the
     /// boot has no id, the end of a call syncs as a barrier does.
     ///
     /// Once a call has run for ``flushAfter``, a `syncfs` on another thread (after a step, when
     /// ``flushInterval`` has passed since the last and none is running) starts the disk writing
     /// what the steps wrote so far (it records nothing): the next barrier, or the next call, then
-    /// finds little left to write. A shorter call (a 60-step run takes 0.2 s) syncs nothing: the
-    /// `syncfs` at the end of a 60-step run, or those every 50 ms while it ran, were 12-17% of its
-    /// wall time on ext4 (ABBA blocks of fresh runs, docs/performance.md).
+    /// finds little left to write. A shorter call (a 60-step run takes 0.2 s) syncs nothing while
+    /// it runs: the `syncfs` that ended every call was 12-17% of a 60-step run's wall time on ext4
+    /// (ABBA blocks of fresh runs, docs/performance.md).
+    ///
+    /// A failed `syncfs` (a write-back error: the kernel reports one once, to the first `syncfs`
+    /// after it, whoever calls it) is thrown, and the record drops the boot, so that the next call
+    /// verifies every step after the last synced one instead of trusting them.
     struct Barrier {
         static let interval = 1.0
         static let flushAfter = 0.5
@@ -187,60 +196,98 @@ public struct RunDriver {
         var flushing: BackgroundJob<Void>?
 
         mutating func passed(step: Int, _ driver: RunDriver) throws {
-            guard Durability.current == .stepBarrier else { return }
+            guard driver.durability == .stepBarrier else { return }
             pending = step
             let now = ProgressLine.monotonicSeconds()
             if now - last >= Self.interval { return try sync(driver) }
             if now - started >= Self.flushAfter, now - flushed >= Self.flushInterval, flushing?.isFinished ?? true {
+                try waitForFlush(driver)  // finished: its error, if it failed
                 let root = driver.env.layout.root
-                flushing = BackgroundJob { try? Durability.barrier(root) }
+                flushing = BackgroundJob { try Durability.barrier(root) }
                 flushed = now
             }
         }
 
-        /// The end of a call: records what it wrote, in this boot, or syncs where there is no boot id.
+        /// The end of a call: nothing to write (the record names this boot already), or a sync
+        /// where there is no boot id.
         mutating func finish(_ driver: RunDriver) throws {
-            guard let step = pending else { return }
-            guard let boot = driver.boot else { return try sync(driver) }
-            _ = try? flushing?.wait()
-            flushing = nil
-            try driver.env.writes.drain()  // every file of the step handed to the kernel first
-            var record = DurabilityRecord.read(driver.env.layout)
-            record.written = .init(step: step, boot: boot)
-            try record.write(driver.env.layout)
+            guard driver.durability == .stepBarrier else { return }
+            guard driver.boot != nil else { return try sync(driver) }
+            try waitForFlush(driver)
             pending = nil
         }
 
         /// Makes every step through the pending one durable and records it.
         mutating func sync(_ driver: RunDriver) throws {
             guard let step = pending else { return }
-            _ = try? flushing?.wait()
-            flushing = nil
+            try waitForFlush(driver)
             try driver.env.writes.drain()  // the step's files are all written before they are synced
-            try Durability.barrier(driver.env.layout.root)
-            var record = DurabilityRecord.read(driver.env.layout)
-            record.synced = step
-            try record.write(driver.env.layout)
+            try driver.syncRecording { $0.synced = step }
             pending = nil
             last = ProgressLine.monotonicSeconds()
         }
+
+        /// Waits for the background `syncfs`, throwing its error (after dropping the record's boot).
+        mutating func waitForFlush(_ driver: RunDriver) throws {
+            guard let job = flushing else { return }
+            flushing = nil
+            do { try job.wait() } catch {
+                driver.distrustWrites()
+                throw error
+            }
+        }
     }
 
-    /// Under ``Durability/stepBarrier``, before new work: the completed steps after the last one a
-    /// barrier recorded may not all have reached the disk. Those written during this boot are
-    /// exactly as written (a power cut would have started a new boot); the others (written before
-    /// a reboot, by a process killed before its record, or taken so far by the stage executables)
-    /// have their parts run again in order (each rewrites only what no longer matches its
-    /// manifest's digests; normally all are up to date). Then it syncs and records all of them.
+    /// Under ``Durability/stepBarrier``, before the call writes anything. The completed steps after
+    /// the last one synced were written during the boot the record names; in another boot (a power
+    /// cut or a kernel crash started this one), or when the record names none (a failed `syncfs`,
+    /// an older record, no boot id), they may hold lost writes, and have their parts run again in
+    /// order (each rewrites only what no longer matches its manifest's digests; normally all are up
+    /// to date). Then it syncs them, and records this boot for what the call writes next. A synced
+    /// step after `last` is about to be written again: the record stops calling it synced.
     func makeDurable(through last: Int) throws {
-        guard Durability.current == .stepBarrier, last >= 0 else { return }
-        let record = DurabilityRecord.read(env.layout)
-        guard (record.synced ?? -1) < last else { return }
+        guard durability == .stepBarrier else { return }
+        var record = DurabilityRecord.read(env.layout)
+        let before = record
+        if let synced = record.synced, synced > last { record.synced = last >= 0 ? last : nil }
         if let steps = record.unverified(through: last, boot: boot) {
             for step in steps { try run(step: step) }
         }
-        var barrier = Barrier()
-        barrier.pending = last
-        try barrier.sync(self)
+        if (record.synced ?? -1) < last {
+            try env.writes.drain()  // what the verification wrote again, before it is synced
+            do {
+                try Durability.barrier(env.layout.root)
+            } catch {
+                record.boot = nil
+                try? record.write(env.layout)
+                throw error
+            }
+            record.synced = last
+        }
+        record.boot = boot
+        if record != before { try record.write(env.layout) }
+    }
+
+    /// `syncfs` of the run's file system, then `change` applied to the record. When the `syncfs`
+    /// fails the record drops its boot instead, and the error is thrown.
+    func syncRecording(_ change: (inout DurabilityRecord) -> Void) throws {
+        do {
+            try Durability.barrier(env.layout.root)
+        } catch {
+            distrustWrites()
+            throw error
+        }
+        var record = DurabilityRecord.read(env.layout)
+        change(&record)
+        try record.write(env.layout)
+    }
+
+    /// After a failed `syncfs`: the record no longer vouches for the steps after the last synced
+    /// one, so the next call verifies them (best effort: the error being reported matters more).
+    func distrustWrites() {
+        var record = DurabilityRecord.read(env.layout)
+        guard record.boot != nil else { return }
+        record.boot = nil
+        try? record.write(env.layout)
     }
 }

@@ -13,7 +13,7 @@
 /// RUN/steps/NNNNNN/eval/               valence-eval
 /// RUN/metrics.jsonl                    valence-eval: each step's lines appended (see MetricsLog)
 /// RUN/.locks/                          empty lock files: one per stage part (not per step)
-/// RUN/.synced                          valence-step: the last step synced, the last written and its boot (DurabilityRecord)
+/// RUN/.synced                          valence-step, valence-sweep: the last step synced, and the boot of the steps after it (DurabilityRecord)
 /// ```
 ///
 /// Making a layout registers its root with ``Confinement``: from then on, in this process, no file

@@ -1,10 +1,11 @@
 /// Which boot of the machine this process runs in: Linux draws a random id at every boot
 /// (`/proc/sys/kernel/random/boot_id`).
 ///
-/// The page cache does not outlive a boot, and nothing else loses a file's written pages: a power
-/// cut or a kernel crash always ends in a new boot (and a new id). So a file written during the
-/// boot still running is, for whoever reads it, exactly as written, whether or not the disk has it
-/// yet. ``DurabilityRecord`` builds on that.
+/// The page cache does not outlive a boot: a power cut or a kernel crash always ends in a new boot
+/// (and a new id). So a file written during the boot still running is exactly as written, whether
+/// or not the disk has it yet, unless writing it back failed (a disk error: the kernel then
+/// reports it once, to the next `syncfs`, and ``RunDriver`` stops trusting the boot).
+/// ``DurabilityRecord`` builds on that.
 public enum BootIdentity {
     /// This boot's id, read once per process; nil where the system has none (then in-process runs
     /// sync at the end of every call, as before).

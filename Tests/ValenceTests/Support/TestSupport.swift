@@ -31,6 +31,9 @@ enum TestSupport {
         var stderr: String
     }
 
+    /// Whether strace runs here (installed, and allowed to trace: not in every container).
+    static let straceWorks: Bool = (try? run("/usr/bin/env", ["strace", "-o", "/dev/null", "true"]).status) == 0
+
     /// Runs a program to completion and captures its output.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], cwd: String? = nil,
