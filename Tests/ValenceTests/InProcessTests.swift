@@ -141,9 +141,7 @@ import Testing
     func stepsWrittenInThisBootAreSyncedNotVerified() throws {
         let dir = TestSupport.temporaryDirectory("valence-inprocess")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = "\(dir)/run"
-        let flags = ["-q", "--steps", "3"] + Self.flags.dropFirst(2)
-        try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+        let run = try Self.newRun(in: dir, steps: 3)
         try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)  // steps 0 and 1
         let boot = try #require(BootIdentity.current)
         #expect(try Self.record(run) == "boot \(boot)\n")
@@ -186,9 +184,7 @@ import Testing
     func aFailedSyncIsReportedAndItsStepsVerified() throws {
         let dir = TestSupport.temporaryDirectory("valence-inprocess")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = "\(dir)/run"
-        let flags = ["-q", "--steps", "3"] + Self.flags.dropFirst(2)
-        try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+        let run = try Self.newRun(in: dir, steps: 3)
         try #require(try TestSupport.valence("step", ["--run", run, "-q"]).status == 0)  // steps 0 and 1, unsynced
         let boot = try #require(BootIdentity.current)
 
@@ -213,9 +209,7 @@ import Testing
     @Test func theDriverTrustsOnlyItsOwnBoot() throws {
         let dir = TestSupport.temporaryDirectory("valence-inprocess")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = "\(dir)/run"
-        let flags = ["-q", "--steps", "4"] + Self.flags.dropFirst(2)
-        try #require(try TestSupport.valence("init", ["--run", run] + flags).status == 0)
+        let run = try Self.newRun(in: dir, steps: 4)
         let said = Said()
         func call(boot: String?) throws -> [String] {
             let driver = RunDriver(env: try StageEnvironment(run: run, log: { said.append($0) }),
@@ -236,6 +230,14 @@ import Testing
         lines = try call(boot: nil)  // no boot id: step 3 verified; step 4, synced at the call's end
         #expect(verified(3, lines) && !verified(2, lines), "\(lines)")
         #expect(try Self.record(run) == "synced 4\n")
+    }
+
+    /// `DIR/run`, created with `steps` steps and the suite's other settings.
+    static func newRun(in dir: String, steps: Int) throws -> String {
+        let run = "\(dir)/run"
+        let r = try TestSupport.valence("init", ["--run", run, "-q", "--steps", "\(steps)"] + flags.dropFirst(2))
+        try #require(r.status == 0, "\(r.stderr)")
+        return run
     }
 
     static func record(_ run: String) throws -> String {
