@@ -47,6 +47,11 @@ struct Sweep {
             }
         }
         progress.finish()
+        // A failed syncfs may have lost any run's writes on the file system: none of the runs
+        // trusts its steps any more (docs/reliability.md, "Power cuts").
+        if SyncFailures.process.hasFailed {
+            for path in paths { DurabilityRecord.distrust(RunLayout(root: path)) }
+        }
         if let (index, error) = errors.firstIndexed {
             let n = errors.count
             Console.error("\(grid.name): \(n) of \(runs.count) runs failed; first: \(paths[index])")

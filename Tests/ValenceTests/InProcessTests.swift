@@ -157,7 +157,7 @@ import Testing
 
         // An earlier version's record (the synced step alone): step 2 is verified, then synced.
         try "1\n".write(toFile: "\(run)/.synced", atomically: true, encoding: .utf8)
-        #expect(try status().contains("\(run): synced through step 1; step 2 not known to be on disk"))
+        #expect(try status().contains("\(run): synced through step 1; step 2 not known to be synced"))
         r = try TestSupport.valence("step", ["--run", run, "--verbose"])
         try #require(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("generate: step 2 part 1/2 is up to date"), "\(r.stderr)")
@@ -230,6 +230,70 @@ import Testing
         lines = try call(boot: nil)  // no boot id: step 3 verified; step 4, synced at the call's end
         #expect(verified(3, lines) && !verified(2, lines), "\(lines)")
         #expect(try Self.record(run) == "synced 4\n")
+    }
+
+    /// A `syncfs` failing in the middle of a call, as the kernel reports a write-back error: once,
+    /// every later one succeeding. A group-commit barrier's failure stops the call (exit 74's error)
+    /// with the record as it was before it, less its boot; the evals still in flight sync and record
+    /// nothing after it. A background flush's failure does the same. Either way the next call
+    /// verifies, and a driver sharing the failures refuses to record anything.
+    @Test(arguments: ["barrier", "flush"])
+    func aSyncFailingInTheMiddleOfACallIsNotOverridden(_ path: String) throws {
+        let dir = TestSupport.temporaryDirectory("valence-inprocess")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Self.newRun(in: dir, steps: 6)
+        let failing = FailOnce(atCall: 2, record: "\(run)/.synced")
+        var syncing = RunDriver.Syncing()
+        syncing.failures = SyncFailures()
+        syncing.syncFileSystem = { try failing.sync($0) }
+        if path == "barrier" {
+            syncing.interval = 0  // a barrier after every step
+            syncing.flushAfter = .infinity
+        } else {
+            syncing.interval = .infinity
+            syncing.flushAfter = 0  // a background syncfs after every step
+            syncing.flushInterval = 0
+        }
+        var driver = RunDriver(env: try StageEnvironment(run: run), durability: .stepBarrier, boot: "a")
+        driver.syncing = syncing
+        #expect(throws: ValenceError.self) { try driver.advance(allSteps: true) }
+        let before = try #require(failing.recordAtFailure)
+        #expect(before.hasSuffix("boot a\n"), "\(before)")
+        #expect(try Self.record(run) == before.replacingOccurrences(of: "boot a\n", with: ""), "the record as before the failure, less its boot")
+        #expect(failing.calls >= 2)
+
+        // Another driver sharing the failures records nothing, and drops its run's boot too.
+        let other = try Self.newRun(in: "\(dir)/other", steps: 2)
+        var second = RunDriver(env: try StageEnvironment(run: other), durability: .stepBarrier, boot: "a")
+        second.syncing.failures = syncing.failures
+        #expect(throws: ValenceError.self) { try second.advance(allSteps: true) }
+        #expect(!((try? Self.record(other)) ?? "").contains("boot"))
+
+        // The next call (the failure behind it) verifies the steps after the last synced one.
+        let said = Said()
+        var next = RunDriver(env: try StageEnvironment(run: run, log: { said.append($0) }), durability: .stepBarrier, boot: "a")
+        next.syncing.failures = SyncFailures()
+        try next.advance(allSteps: false)
+        let synced = DurabilityRecord(text: before).synced ?? -1
+        #expect(said.taken().contains("eval: step \(synced + 1) is up to date"))
+    }
+
+    /// A `syncfs` that fails at its `atCall`-th call (counting every call), noting the run's record as
+    /// it was then, and succeeds at every other.
+    final class FailOnce: @unchecked Sendable {
+        let atCall: Int, recordPath: String
+        private let lock = NSLock()
+        private(set) var calls = 0
+        private(set) var recordAtFailure: String?
+        init(atCall: Int, record: String) { self.atCall = atCall; recordPath = record }
+        func sync(_ path: String) throws {
+            let n = lock.withLock { calls += 1; return calls }
+            if n == atCall {
+                lock.withLock { recordAtFailure = (try? String(contentsOfFile: recordPath, encoding: .utf8)) ?? "" }
+                throw ValenceError.io(path: path, detail: "syncfs failed: Input/output error (injected)")
+            }
+            try Durability.barrier(path)
+        }
     }
 
     /// `DIR/run`, created with `steps` steps and the suite's other settings.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 
 /// When Valence's writes reach the disk, and what stands in for fsync when they are not forced there
 /// one by one.
@@ -44,6 +45,31 @@ public enum Durability: Sendable, Equatable {
         #else
         sync()
         #endif
+    }
+}
+
+/// Whether a `syncfs` has failed, for every driver that shares this (all of a process's, by
+/// default). The kernel reports a write-back error once, to whichever `syncfs` comes first, and the
+/// lost pages may be any run's on that file system: after one failure no driver of the process
+/// records its steps as synced or as written in this boot any more.
+public final class SyncFailures: @unchecked Sendable {
+    /// The process's.
+    public static let process = SyncFailures()
+    private var failed = false
+    private let lock = DispatchSemaphore(value: 1)
+
+    public init() {}
+
+    public var hasFailed: Bool {
+        lock.wait()
+        defer { lock.signal() }
+        return failed
+    }
+
+    public func note() {
+        lock.wait()
+        failed = true
+        lock.signal()
     }
 }
 

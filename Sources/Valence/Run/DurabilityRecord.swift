@@ -8,9 +8,10 @@
 /// - `boot ID`: the boot (``BootIdentity``) in which every step after `synced` was written, by the
 ///   in-process driver or by the stage executables, which fsync every file (absent: unknown).
 ///
-/// ``RunDriver`` keeps both true: before a call writes anything it verifies and syncs what came
-/// before unless it was written in this boot, lowers `synced` below the steps it is about to write
-/// again, and only then records this boot; a failed `syncfs` drops the boot. A power cut or a
+/// ``RunDriver`` keeps both true: before a call writes anything it verifies what came before unless
+/// it was written in this boot, syncs it, lowers `synced` below the steps it is about to write
+/// again, and only then records this boot; after a failed `syncfs` it drops the boot and records
+/// nothing more (``SyncFailures``). A power cut or a
 /// kernel crash starts a new boot, so in a new boot the steps after `synced` are verified (their
 /// parts run again, each comparing its outputs with its manifest's digests). A line the record does
 /// not know, a torn or a missing record reads as nothing recorded, which only costs a verification.
@@ -91,10 +92,20 @@ public struct DurabilityRecord: Equatable, Sendable {
         return DurabilityRecord(text: text)
     }
 
-    /// Replaces the run's record (atomically; not fsynced: a record lost with the page cache reads
-    /// as an older one or none, and comes with a new boot, which only costs a verification).
+    /// Replaces the run's record (atomically; not fsynced: a record lost with the page cache comes
+    /// with a new boot, so the steps after its `synced` are verified; ``RunDriver`` syncs a record
+    /// whose `synced` it lowered before writing those steps again).
     public func write(_ layout: RunLayout) throws {
         try FileSystem.writeAtomically(Self.path(layout), text: text)
+    }
+
+    /// Drops the boot from the run's record (best effort), so that the next call verifies the steps
+    /// after the last synced one instead of trusting them.
+    public static func distrust(_ layout: RunLayout) {
+        var record = read(layout)
+        guard record.boot != nil else { return }
+        record.boot = nil
+        try? record.write(layout)
     }
 
     static func path(_ layout: RunLayout) -> String { layout.path(".synced") }

@@ -16,6 +16,24 @@ public struct RunDriver {
     public var durability: Durability
     /// The boot this process runs in (``BootIdentity``), as the durability record names it.
     public var boot: String?
+    /// How it syncs under ``Durability/stepBarrier``.
+    public var syncing = Syncing()
+
+    /// When and how a driver syncs (tests shorten the times and inject failures).
+    public struct Syncing: Sendable {
+        /// Group commit: a `syncfs` at most this often (seconds) while steps run.
+        public var interval = 1.0
+        /// Background `syncfs` calls start once a call has run this long (seconds), one at most
+        /// every ``flushInterval``.
+        public var flushAfter = 0.5
+        public var flushInterval = 0.05
+        /// The `syncfs` of the file system holding a path.
+        public var syncFileSystem: @Sendable (String) throws -> Void = { try Durability.barrier($0) }
+        /// Where a failed `syncfs` is noted for every driver sharing it.
+        public var failures = SyncFailures.process
+
+        public init() {}
+    }
 
     public init(env: StageEnvironment, jobs: Int = 1, durability: Durability = Durability.current,
                 boot: String? = BootIdentity.current) {
@@ -153,6 +171,9 @@ public struct RunDriver {
             try env.deferred.waitAll()
             try env.writes.drain()
         } catch {
+            // Nothing is synced or recorded after an error (a failed syncfs must not be followed by
+            // one that succeeds only because the kernel reports an error once).
+            barrier.stop(self)
             // The eval still running belongs to an earlier step than what failed here: its outcome
             // (and error) comes first. Manifests still being written are waited for either way
             // (the earlier ones were waited for by their evals: what remains is later than this).
@@ -175,35 +196,33 @@ public struct RunDriver {
     /// this boot before the call wrote anything, and the next call syncs what it wrote. Where the
     /// boot has no id, the end of a call syncs as a barrier does.
     ///
-    /// Once a call has run for ``flushAfter``, a `syncfs` on another thread (after a step, when
-    /// ``flushInterval`` has passed since the last and none is running) starts the disk writing
-    /// what the steps wrote so far (it records nothing): the next barrier, or the next call, then
-    /// finds little left to write. A shorter call (a 60-step run takes 0.2 s) syncs nothing while
-    /// it runs: the `syncfs` that ended every call was 12-17% of a 60-step run's wall time on ext4
-    /// (ABBA blocks of fresh runs, docs/performance.md).
+    /// Once a call has run for half a second, a `syncfs` on another thread (after a step, every
+    /// 50 ms at most, one at a time) starts the disk writing what the steps wrote so far (it records
+    /// nothing): the next barrier, or the next call, then finds little left to write. A shorter
+    /// call (a 60-step run takes 0.2 s) syncs nothing while it runs: the `syncfs` that ended every
+    /// call was 12-17% of a 60-step run's wall time on ext4 (ABBA blocks of fresh runs,
+    /// docs/performance.md).
     ///
-    /// A failed `syncfs` (a write-back error: the kernel reports one once, to the first `syncfs`
-    /// after it, whoever calls it) is thrown, and the record drops the boot, so that the next call
-    /// verifies every step after the last synced one instead of trusting them.
+    /// A failed `syncfs` (a write-back error, which the kernel reports once, to the first `syncfs`
+    /// after it) is thrown, the record drops its boot, and nothing more is synced or recorded in the
+    /// call, nor by any driver sharing ``Syncing/failures``.
     struct Barrier {
-        static let interval = 1.0
-        static let flushAfter = 0.5
-        static let flushInterval = 0.05
         let started = ProgressLine.monotonicSeconds()
         var last = ProgressLine.monotonicSeconds()
         var pending: Int?
         var flushed = ProgressLine.monotonicSeconds()
         var flushing: BackgroundJob<Void>?
+        var stopped = false
 
         mutating func passed(step: Int, _ driver: RunDriver) throws {
-            guard driver.durability == .stepBarrier else { return }
+            guard driver.durability == .stepBarrier, !stopped else { return }
             pending = step
-            let now = ProgressLine.monotonicSeconds()
-            if now - last >= Self.interval { return try sync(driver) }
-            if now - started >= Self.flushAfter, now - flushed >= Self.flushInterval, flushing?.isFinished ?? true {
+            let now = ProgressLine.monotonicSeconds(), syncing = driver.syncing
+            if now - last >= syncing.interval { return try sync(driver) }
+            if now - started >= syncing.flushAfter, now - flushed >= syncing.flushInterval, flushing?.isFinished ?? true {
                 try waitForFlush(driver)  // finished: its error, if it failed
-                let root = driver.env.layout.root
-                flushing = BackgroundJob { try Durability.barrier(root) }
+                let root = driver.env.layout.root, syncFileSystem = syncing.syncFileSystem
+                flushing = BackgroundJob { try syncFileSystem(root) }
                 flushed = now
             }
         }
@@ -211,9 +230,10 @@ public struct RunDriver {
         /// The end of a call: nothing to write (the record names this boot already), or a sync
         /// where there is no boot id.
         mutating func finish(_ driver: RunDriver) throws {
-            guard driver.durability == .stepBarrier else { return }
+            guard driver.durability == .stepBarrier, !stopped else { return }
             guard driver.boot != nil else { return try sync(driver) }
             try waitForFlush(driver)
+            try driver.checkNoFailedSync()
             pending = nil
         }
 
@@ -222,17 +242,30 @@ public struct RunDriver {
             guard let step = pending else { return }
             try waitForFlush(driver)
             try driver.env.writes.drain()  // the step's files are all written before they are synced
-            try driver.syncRecording { $0.synced = step }
+            do { try driver.syncFileSystem() } catch { stopped = true; throw error }
+            var record = DurabilityRecord.read(driver.env.layout)
+            record.synced = step
+            try record.write(driver.env.layout)
             pending = nil
             last = ProgressLine.monotonicSeconds()
         }
 
-        /// Waits for the background `syncfs`, throwing its error (after dropping the record's boot).
+        /// After an error: no sync and no record any more in this call; a background `syncfs` still
+        /// running is waited for (its failure drops the boot too).
+        mutating func stop(_ driver: RunDriver) {
+            stopped = true
+            pending = nil
+            try? waitForFlush(driver)
+        }
+
+        /// Waits for the background `syncfs`; its failure stops the barrier and drops the boot.
         mutating func waitForFlush(_ driver: RunDriver) throws {
             guard let job = flushing else { return }
             flushing = nil
             do { try job.wait() } catch {
-                driver.distrustWrites()
+                stopped = true
+                driver.syncing.failures.note()
+                DurabilityRecord.distrust(driver.env.layout)
                 throw error
             }
         }
@@ -244,19 +277,27 @@ public struct RunDriver {
     /// an older record, no boot id), they may hold lost writes, and have their parts run again in
     /// order (each rewrites only what no longer matches its manifest's digests; normally all are up
     /// to date). Then it syncs them, and records this boot for what the call writes next. A synced
-    /// step after `last` is about to be written again: the record stops calling it synced.
+    /// step after `last` is about to be written again: the record stops calling it synced, and is
+    /// synced itself before that happens.
     func makeDurable(through last: Int) throws {
         guard durability == .stepBarrier else { return }
+        try checkNoFailedSync()
         var record = DurabilityRecord.read(env.layout)
         let before = record
-        if let synced = record.synced, synced > last { record.synced = last >= 0 ? last : nil }
+        // Lowered: synced already through `last`, so the sync below does not run; the record is
+        // synced on its own at the end.
+        var lowered = false
+        if let synced = record.synced, synced > last {
+            record.synced = last >= 0 ? last : nil
+            lowered = true
+        }
         if let steps = record.unverified(through: last, boot: boot) {
             for step in steps { try run(step: step) }
         }
         if (record.synced ?? -1) < last {
             try env.writes.drain()  // what the verification wrote again, before it is synced
             do {
-                try Durability.barrier(env.layout.root)
+                try syncFileSystem()
             } catch {
                 record.boot = nil
                 try? record.write(env.layout)
@@ -266,28 +307,27 @@ public struct RunDriver {
         }
         record.boot = boot
         if record != before { try record.write(env.layout) }
+        if lowered { try syncFileSystem() }
     }
 
-    /// `syncfs` of the run's file system, then `change` applied to the record. When the `syncfs`
-    /// fails the record drops its boot instead, and the error is thrown.
-    func syncRecording(_ change: (inout DurabilityRecord) -> Void) throws {
+    /// `syncfs` of the run's file system. A failure, here or earlier in any driver sharing
+    /// ``Syncing/failures``, drops the record's boot and is thrown.
+    func syncFileSystem() throws {
         do {
-            try Durability.barrier(env.layout.root)
+            try syncing.syncFileSystem(env.layout.root)
         } catch {
-            distrustWrites()
+            syncing.failures.note()
+            DurabilityRecord.distrust(env.layout)
             throw error
         }
-        var record = DurabilityRecord.read(env.layout)
-        change(&record)
-        try record.write(env.layout)
+        try checkNoFailedSync()
     }
 
-    /// After a failed `syncfs`: the record no longer vouches for the steps after the last synced
-    /// one, so the next call verifies them (best effort: the error being reported matters more).
-    func distrustWrites() {
-        var record = DurabilityRecord.read(env.layout)
-        guard record.boot != nil else { return }
-        record.boot = nil
-        try? record.write(env.layout)
+    /// Throws when a `syncfs` of a driver sharing ``Syncing/failures`` has failed, after dropping
+    /// this run's boot: the lost write-back may have been this run's.
+    func checkNoFailedSync() throws {
+        guard syncing.failures.hasFailed else { return }
+        DurabilityRecord.distrust(env.layout)
+        throw ValenceError.io(path: env.layout.root, detail: "not recorded as written: a syncfs of this process failed (a write-back error, of this run or another on the same file system)")
     }
 }

@@ -3,8 +3,9 @@
 ///
 /// The page cache does not outlive a boot: a power cut or a kernel crash always ends in a new boot
 /// (and a new id). So a file written during the boot still running is exactly as written, whether
-/// or not the disk has it yet, unless writing it back failed (a disk error: the kernel then
-/// reports it once, to the next `syncfs`, and ``RunDriver`` stops trusting the boot).
+/// or not the disk has it yet, unless writing it back failed (a disk error: the kernel reports it
+/// once, to the first `syncfs` after it; when that is one of ``RunDriver``'s, the process's drivers
+/// stop trusting the boot, see ``SyncFailures``).
 /// ``DurabilityRecord`` builds on that.
 public enum BootIdentity {
     /// This boot's id, read once per process; nil where the system has none (then in-process runs
