@@ -15,9 +15,9 @@ import Dispatch
 /// - ``eachFile`` (the stage executables, one process per part): fsync every output and its directory
 ///   before the manifest that lists it, so a durable manifest always has durable outputs.
 /// - ``stepBarrier`` (`valence-step`, `make run`, the sweep: whole steps in one process): no fsync per
-///   file. Before a call writes anything, the driver syncs what earlier calls wrote and records this
-///   boot (``BootIdentity``) in `RUN/.synced` (``DurabilityRecord``); while steps run, a `syncfs`
-///   (``barrier(_:)``) at most once a second; at its end, none. Steps after the last synced one that
+///   file. Before a call writes anything, the driver records this boot (``BootIdentity``) in
+///   `RUN/.synced` (``DurabilityRecord``) and syncs what earlier calls wrote on another thread; while
+///   steps run, a `syncfs` (``barrier(_:)``) at most once a second; at its end, none. Steps after the last synced one that
 ///   the record says were written in this boot are synced without being read; in another boot (a
 ///   power cut or a kernel crash starts a new one), or after a failed `syncfs`, they are verified
 ///   (every part compares its outputs with the digests its manifest records and reruns when they

@@ -9,9 +9,9 @@
 ///   in-process driver or by the stage executables, which fsync every file (absent: unknown).
 ///
 /// ``RunDriver`` keeps both true: before a call writes anything it verifies what came before unless
-/// it was written in this boot, syncs it, lowers `synced` below the steps it is about to write
-/// again, and only then records this boot; after a failed `syncfs` it drops the boot and records
-/// nothing more (``SyncFailures``). A power cut or a
+/// it was written in this boot, lowers `synced` below the steps it is about to write again, and
+/// records this boot; it raises `synced` only once a `syncfs` covering the steps has succeeded;
+/// after a failed `syncfs` it drops the boot and records nothing more (``SyncFailures``). A power cut or a
 /// kernel crash starts a new boot, so in a new boot the steps after `synced` are verified (their
 /// parts run again, each comparing its outputs with its manifest's digests). A line the record does
 /// not know, a torn or a missing record reads as nothing recorded, which only costs a verification.

@@ -126,9 +126,12 @@ public struct RunDriver {
         // this call waits for all.
         env.writes.isOn = true
         let next = nextStep()
+        var barrier = Barrier()
         do {
-            try makeDurable(through: (next ?? env.config.steps + 1) - 1)
+            try makeDurable(through: (next ?? env.config.steps + 1) - 1, barrier: &barrier)
+            if next == nil { try barrier.finish(self) }  // nothing else to do: its sync is waited for
         } catch {
+            barrier.stop(self)
             // Nothing left being written at exit; a write handed off before this error came first.
             defer { _ = try? env.deferred.waitAll(); _ = try? env.writes.drain() }
             try env.writes.drain()
@@ -136,7 +139,6 @@ public struct RunDriver {
         }
         guard var next else { return .complete }
         let first = next
-        var barrier = Barrier()
         // Evals run one after another, in step order, on a thread of their own.
         let evals = DispatchQueue(label: "valence.eval", qos: .userInitiated)
         var evaluating: [(step: Int, job: BackgroundJob<Manifest>)] = []
@@ -192,7 +194,7 @@ public struct RunDriver {
 
     /// Under ``Durability/stepBarrier``: a `syncfs` at most once a second while steps run (group
     /// commit: a run does not wait on the disk after every step), recorded in `RUN/.synced`
-    /// (``DurabilityRecord``). The end of a call does not sync: ``makeDurable(through:)`` recorded
+    /// (``DurabilityRecord``). The end of a call does not sync: ``makeDurable(through:barrier:)`` recorded
     /// this boot before the call wrote anything, and the next call syncs what it wrote. Where the
     /// boot has no id, the end of a call syncs as a barrier does.
     ///
@@ -212,6 +214,9 @@ public struct RunDriver {
         var pending: Int?
         var flushed = ProgressLine.monotonicSeconds()
         var flushing: BackgroundJob<Void>?
+        /// The step the running background `syncfs` makes durable, when it is the one
+        /// ``makeDurable(through:barrier:)`` started for what earlier calls wrote (recorded once done).
+        var flushCovers: Int?
         var stopped = false
 
         mutating func passed(step: Int, _ driver: RunDriver) throws {
@@ -231,8 +236,8 @@ public struct RunDriver {
         /// where there is no boot id.
         mutating func finish(_ driver: RunDriver) throws {
             guard driver.durability == .stepBarrier, !stopped else { return }
-            guard driver.boot != nil else { return try sync(driver) }
             try waitForFlush(driver)
+            guard driver.boot != nil else { return try sync(driver) }
             try driver.checkNoFailedSync()
             pending = nil
         }
@@ -258,16 +263,25 @@ public struct RunDriver {
             try? waitForFlush(driver)
         }
 
-        /// Waits for the background `syncfs`; its failure stops the barrier and drops the boot.
+        /// Waits for the background `syncfs` (and records the steps it covers, if any); its failure
+        /// stops the barrier and drops the boot.
         mutating func waitForFlush(_ driver: RunDriver) throws {
             guard let job = flushing else { return }
+            let covers = flushCovers
             flushing = nil
+            flushCovers = nil
             do { try job.wait() } catch {
                 stopped = true
                 driver.syncing.failures.note()
                 DurabilityRecord.distrust(driver.env.layout)
                 throw error
             }
+            guard let covers else { return }
+            try driver.checkNoFailedSync()
+            var record = DurabilityRecord.read(driver.env.layout)
+            guard (record.synced ?? -1) < covers else { return }
+            record.synced = covers
+            try record.write(driver.env.layout)
         }
     }
 
@@ -276,16 +290,16 @@ public struct RunDriver {
     /// cut or a kernel crash started this one), or when the record names none (a failed `syncfs`,
     /// an older record, no boot id), they may hold lost writes, and have their parts run again in
     /// order (each rewrites only what no longer matches its manifest's digests; normally all are up
-    /// to date). Then it syncs them, and records this boot for what the call writes next. A synced
-    /// step after `last` is about to be written again: the record stops calling it synced, and is
-    /// synced itself before that happens.
-    func makeDurable(through last: Int) throws {
+    /// to date). Then it records this boot for what the call writes next, and has `barrier` sync
+    /// those steps on another thread while the call's steps run, recording them as synced once done
+    /// (they are intact in the page cache meanwhile: the sync only spares a later boot their
+    /// verification). A synced step after `last` is about to be written again: the record stops
+    /// calling it synced, and is synced itself before that happens.
+    func makeDurable(through last: Int, barrier: inout Barrier) throws {
         guard durability == .stepBarrier else { return }
         try checkNoFailedSync()
         var record = DurabilityRecord.read(env.layout)
         let before = record
-        // Lowered: synced already through `last`, so the sync below does not run; the record is
-        // synced on its own at the end.
         var lowered = false
         if let synced = record.synced, synced > last {
             record.synced = last >= 0 ? last : nil
@@ -294,20 +308,15 @@ public struct RunDriver {
         if let steps = record.unverified(through: last, boot: boot) {
             for step in steps { try run(step: step) }
         }
-        if (record.synced ?? -1) < last {
-            try env.writes.drain()  // what the verification wrote again, before it is synced
-            do {
-                try syncFileSystem()
-            } catch {
-                record.boot = nil
-                try? record.write(env.layout)
-                throw error
-            }
-            record.synced = last
-        }
         record.boot = boot
         if record != before { try record.write(env.layout) }
         if lowered { try syncFileSystem() }
+        if (record.synced ?? -1) < last {
+            try env.writes.drain()  // what the verification wrote again, before it is synced
+            let root = env.layout.root, syncFileSystem = syncing.syncFileSystem
+            barrier.flushing = BackgroundJob { try syncFileSystem(root) }
+            barrier.flushCovers = last
+        }
     }
 
     /// `syncfs` of the run's file system. A failure, here or earlier in any driver sharing
