@@ -46,8 +46,7 @@ struct StatusCommand: ParsableCommand {
             } else {
                 Console.output("\(runPath): \(last.map { "evaluated through step \($0)" } ?? "not yet evaluated"); next step \(nextStep) of \(config.steps) (\(config.objective.rawValue), window \(config.window), seed \(config.seed))")
             }
-            let record = FileSystem.exists(layout.path(".synced")) ? DurabilityRecord.read(layout) : nil
-            if !next, let last, let disk = Self.onDisk(record, through: last) {
+            if !next, let last, let disk = Self.onDisk(DurabilityRecord.readIfPresent(layout), through: last) {
                 Console.output("\(runPath): \(disk)")
             }
         }

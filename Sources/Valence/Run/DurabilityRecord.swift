@@ -88,8 +88,19 @@ public struct DurabilityRecord: Equatable, Sendable {
 
     /// The run's record; empty when it is missing or unreadable.
     public static func read(_ layout: RunLayout) -> DurabilityRecord {
-        guard let text = try? FileSystem.readText(path(layout)) else { return DurabilityRecord() }
-        return DurabilityRecord(text: text)
+        readIfPresent(layout) ?? DurabilityRecord()
+    }
+
+    /// The run's record; nil when the run has none (it was never driven in-process), empty when it
+    /// is unreadable.
+    public static func readIfPresent(_ layout: RunLayout) -> DurabilityRecord? {
+        do {
+            return DurabilityRecord(text: try FileSystem.readText(path(layout)))
+        } catch ValenceError.missingInput {
+            return nil
+        } catch {
+            return DurabilityRecord()
+        }
     }
 
     /// Replaces the run's record (atomically; not fsynced: a record lost with the page cache comes

@@ -226,10 +226,17 @@ public struct RunDriver {
             if now - last >= syncing.interval { return try sync(driver) }
             if now - started >= syncing.flushAfter, now - flushed >= syncing.flushInterval, flushing?.isFinished ?? true {
                 try waitForFlush(driver)  // finished: its error, if it failed
-                let root = driver.env.layout.root, syncFileSystem = syncing.syncFileSystem
-                flushing = BackgroundJob { try syncFileSystem(root) }
+                startFlush(driver, covering: nil)
                 flushed = now
             }
+        }
+
+        /// Starts a `syncfs` on another thread; `covers`, when given, is recorded as synced once it
+        /// has succeeded (``waitForFlush(_:)``). Call with no flush running.
+        mutating func startFlush(_ driver: RunDriver, covering covers: Int?) {
+            let root = driver.env.layout.root, syncFileSystem = driver.syncing.syncFileSystem
+            flushing = BackgroundJob { try syncFileSystem(root) }
+            flushCovers = covers
         }
 
         /// The end of a call: nothing to write (the record names this boot already), or a sync
@@ -248,9 +255,7 @@ public struct RunDriver {
             try waitForFlush(driver)
             try driver.env.writes.drain()  // the step's files are all written before they are synced
             do { try driver.syncFileSystem() } catch { stopped = true; throw error }
-            var record = DurabilityRecord.read(driver.env.layout)
-            record.synced = step
-            try record.write(driver.env.layout)
+            try driver.recordSynced(through: step)
             pending = nil
             last = ProgressLine.monotonicSeconds()
         }
@@ -272,16 +277,10 @@ public struct RunDriver {
             flushCovers = nil
             do { try job.wait() } catch {
                 stopped = true
-                driver.syncing.failures.note()
-                DurabilityRecord.distrust(driver.env.layout)
+                driver.noteFailedSync()
                 throw error
             }
-            guard let covers else { return }
-            try driver.checkNoFailedSync()
-            var record = DurabilityRecord.read(driver.env.layout)
-            guard (record.synced ?? -1) < covers else { return }
-            record.synced = covers
-            try record.write(driver.env.layout)
+            if let covers { try driver.recordSynced(through: covers) }
         }
     }
 
@@ -313,9 +312,7 @@ public struct RunDriver {
         if lowered { try syncFileSystem() }
         if (record.synced ?? -1) < last {
             try env.writes.drain()  // what the verification wrote again, before it is synced
-            let root = env.layout.root, syncFileSystem = syncing.syncFileSystem
-            barrier.flushing = BackgroundJob { try syncFileSystem(root) }
-            barrier.flushCovers = last
+            barrier.startFlush(self, covering: last)
         }
     }
 
@@ -325,11 +322,27 @@ public struct RunDriver {
         do {
             try syncing.syncFileSystem(env.layout.root)
         } catch {
-            syncing.failures.note()
-            DurabilityRecord.distrust(env.layout)
+            noteFailedSync()
             throw error
         }
         try checkNoFailedSync()
+    }
+
+    /// A `syncfs` failed: noted for every driver sharing ``Syncing/failures``, and this run's
+    /// record stops vouching for its unsynced steps.
+    func noteFailedSync() {
+        syncing.failures.note()
+        DurabilityRecord.distrust(env.layout)
+    }
+
+    /// Records the steps through `step` as synced (a `syncfs` covering them has succeeded), unless a
+    /// sync of a driver sharing ``Syncing/failures`` has failed meanwhile.
+    func recordSynced(through step: Int) throws {
+        try checkNoFailedSync()
+        var record = DurabilityRecord.read(env.layout)
+        guard (record.synced ?? -1) < step else { return }
+        record.synced = step
+        try record.write(env.layout)
     }
 
     /// Throws when a `syncfs` of a driver sharing ``Syncing/failures`` has failed, after dropping
